@@ -47,20 +47,33 @@ impl fmt::Debug for Hash32 {
     }
 }
 
+/// Binary formats (the ledger's MessagePack) get 32 raw bytes; human-readable ones (JSON for
+/// people and scripts) get the hex text.
 impl Serialize for Hash32 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0)
+        if s.is_human_readable() { s.serialize_str(&self.to_hex()) } else { s.serialize_bytes(&self.0) }
     }
 }
 
+/// Accepts either form whatever the format claims: serde's buffering of internally tagged enums
+/// reports itself as human-readable even when the bytes came from MessagePack.
 impl<'de> Deserialize<'de> for Hash32 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let bytes: serde_bytes::ByteBuf = serde_bytes::ByteBuf::deserialize(d)?;
-        let arr: [u8; 32] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| serde::de::Error::invalid_length(bytes.len(), &"32 bytes of SHA-256"))?;
-        Ok(Hash32(arr))
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Hash32;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("32 bytes or 64 lowercase hex digits of SHA-256")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Hash32, E> {
+                let arr: [u8; 32] = v.try_into().map_err(|_| E::invalid_length(v.len(), &self))?;
+                Ok(Hash32(arr))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Hash32, E> {
+                Hash32::from_hex(v).ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(v), &self))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

@@ -323,11 +323,15 @@ impl Snapshot {
 /// dropped database from its own background threads, a few milliseconds after the drop, so a
 /// reopen in the same process can find it still held. A lock held for longer means another
 /// writer: refuse, naming the path.
+/// sled's page cache (its default is 1 GB). Reads stream through it; a bounded cache keeps a
+/// verifier's memory independent of the ledger's length.
+const CACHE_BYTES: u64 = 64 << 20;
+
 fn open_locked(path: &Path) -> Result<sled::Db, Error> {
     const WAIT: std::time::Duration = std::time::Duration::from_secs(5);
     let start = std::time::Instant::now();
     loop {
-        match sled::Config::new().path(path).flush_every_ms(None).open() {
+        match sled::Config::new().path(path).flush_every_ms(None).cache_capacity(CACHE_BYTES).open() {
             Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
                 if start.elapsed() > WAIT {
                     return Err(Error::Locked(path.to_path_buf()));

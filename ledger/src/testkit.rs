@@ -116,7 +116,7 @@ pub fn sample_event(i: u64) -> Event {
             attempt: 1,
             turn: (i % 128) as u32,
             sample,
-            a_is_king: i % 2 == 0,
+            a_is_king: i.is_multiple_of(2),
             king_reply_sha256: Some(Hash32::of(b"king reply")),
             challenger_reply_sha256: Some(Hash32::of(b"challenger reply")),
             king_error: None,

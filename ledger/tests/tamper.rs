@@ -25,7 +25,9 @@ fn raw_open(dir: &Path) -> sled::Db {
     for _ in 0..500 {
         match sled::open(dir) {
             Ok(db) => return db,
-            Err(e) if e.to_string().contains("could not acquire lock") => std::thread::sleep(std::time::Duration::from_millis(10)),
+            Err(e) if e.to_string().contains("could not acquire lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
             Err(e) => panic!("{e}"),
         }
     }
