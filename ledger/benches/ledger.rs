@@ -16,6 +16,13 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("create") => create(&args[1], args[2].parse().unwrap()),
         Some("verify") => verify(&args[1]),
+        Some("sled-open") => {
+            // sled alone: open and walk the log tree without decoding (isolates sled's memory)
+            let db = sled::Config::new().path(&args[1]).cache_capacity(8 << 20).open().unwrap();
+            println!("sled open only: peak RSS {} MB", vm_hwm_kb() / 1024);
+            let n = db.open_tree("log").unwrap().iter().count();
+            println!("sled open + walk of {n} entries: peak RSS {} MB", vm_hwm_kb() / 1024);
+        }
         _ => driver(),
     }
 }
