@@ -8,3 +8,5 @@
 //! decisions and scoring land here next (issue 4).
 
 pub mod config;
+pub mod scoring;
+pub mod ss58;
