@@ -617,12 +617,64 @@ pub struct VerdictFigures {
     pub margin_ok: bool,
     pub lcb_ok: bool,
     pub judge_models: Vec<String>,
+    /// Figures published for information only (no decision reads them); absent in entries
+    /// written before they existed.
+    pub informational: Option<Informational>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NamedScore {
     pub name: String,
     pub score: f64,
+}
+
+/// Diagnostics of a verdict: judge position bias, a normal-approximation LCB and inter-judge
+/// agreement. Never an input to a decision. Shares and p-values are rounded half away from zero
+/// to 4 decimals; a share is absent when its count is 0. The exact definitions live with the
+/// code that computes them (`albedo_projections::scoring::verdict`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Informational {
+    /// Per judge that parsed at least one turn, in `[judge].models` order.
+    pub position_bias: Vec<PositionBias>,
+    /// `mean_delta − z(1 − gate_alpha) · se`, next to the bootstrap's `lcb`.
+    pub normal_lcb: f64,
+    /// Over (turn, metric) pairs that at least two judges parsed: how many all agreed on.
+    pub agreement: Agreement,
+    /// Per pair of judges of `[judge].models` (in that order, first < second): over the
+    /// (turn, metric) pairs both parsed, how many they agreed on.
+    pub pairwise_agreement: Vec<PairAgreement>,
+}
+
+/// How often one judge favoured the reply shown first (position A), over the turns it parsed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PositionBias {
+    pub judge: String,
+    /// Turns where more metrics preferred A than B.
+    pub favoured_a: u32,
+    /// Turns where more metrics preferred B than A.
+    pub favoured_b: u32,
+    /// favoured_a / (favoured_a + favoured_b).
+    pub a_share: Option<f64>,
+    /// Two-sided exact binomial test of favoured_a against p = 1/2 (1 when there is no turn).
+    pub p_value: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Agreement {
+    pub pairs: u32,
+    pub agreed: u32,
+    /// agreed / pairs.
+    pub share: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PairAgreement {
+    pub first: String,
+    pub second: String,
+    pub pairs: u32,
+    pub agreed: u32,
+    /// agreed / pairs.
+    pub share: Option<f64>,
 }
 
 /// Who is charged with a failure (validator.md §11, with the §23 fixes).
@@ -753,6 +805,53 @@ mod tests {
         let bytes = rmp_serde::to_vec_named(&raw).unwrap();
         let err = rmp_serde::from_slice::<ModelRef>(&bytes).unwrap_err();
         assert!(err.to_string().contains("digest"), "{err}");
+    }
+
+    #[test]
+    fn verdict_figures_without_informational_still_decode() {
+        // The shape of `VerdictFigures` before `informational` existed.
+        #[derive(Serialize)]
+        struct Before {
+            n_samples: u32,
+            n_done: u32,
+            n_valid: u32,
+            generation_errors: u32,
+            challenger_score: Option<f64>,
+            king_score: Option<f64>,
+            by_judge: Vec<NamedScore>,
+            by_metric: Vec<NamedScore>,
+            mean_delta: f64,
+            se: f64,
+            lcb: f64,
+            win_margin: String,
+            gate_alpha: String,
+            floor_ok: bool,
+            margin_ok: bool,
+            lcb_ok: bool,
+            judge_models: Vec<String>,
+        }
+        let before = Before {
+            n_samples: 2,
+            n_done: 2,
+            n_valid: 2,
+            generation_errors: 0,
+            challenger_score: Some(55.0),
+            king_score: Some(45.0),
+            by_judge: vec![],
+            by_metric: vec![],
+            mean_delta: 0.05,
+            se: 0.01,
+            lcb: 0.02,
+            win_margin: "2.0".into(),
+            gate_alpha: "0.05".into(),
+            floor_ok: true,
+            margin_ok: true,
+            lcb_ok: true,
+            judge_models: vec!["j".into()],
+        };
+        let bytes = rmp_serde::to_vec_named(&before).unwrap();
+        let figures: VerdictFigures = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!((figures.informational, figures.challenger_score), (None, Some(55.0)));
     }
 
     #[test]

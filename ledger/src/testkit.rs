@@ -189,6 +189,18 @@ pub fn sample_event(i: u64) -> Event {
                         margin_ok: true,
                         lcb_ok: true,
                         judge_models: vec!["z-ai/glm-5.1".into()],
+                        informational: Some(Informational {
+                            position_bias: vec![PositionBias {
+                                judge: "z-ai/glm-5.1".into(),
+                                favoured_a: 61,
+                                favoured_b: 55,
+                                a_share: Some(0.5259),
+                                p_value: 0.6425,
+                            }],
+                            normal_lcb: 0.0324,
+                            agreement: Agreement { pairs: 0, agreed: 0, share: None },
+                            pairwise_agreement: vec![],
+                        }),
                     },
                     accepted: true,
                     winner: Winner::Challenger,
@@ -267,6 +279,32 @@ fn judge_outcome() -> impl Strategy<Value = JudgeOutcome> {
 
 fn named() -> impl Strategy<Value = Vec<NamedScore>> {
     proptest::collection::vec((text(), num()).prop_map(|(name, score)| NamedScore { name, score }), 0..4)
+}
+
+fn informational() -> impl Strategy<Value = Option<Informational>> {
+    let bias = (text(), any::<u32>(), any::<u32>(), proptest::option::of(num()), num()).prop_map(
+        |(judge, favoured_a, favoured_b, a_share, p_value)| PositionBias {
+            judge,
+            favoured_a,
+            favoured_b,
+            a_share,
+            p_value,
+        },
+    );
+    let agreement = (any::<u32>(), any::<u32>(), proptest::option::of(num()))
+        .prop_map(|(pairs, agreed, share)| Agreement { pairs, agreed, share });
+    let pair = (text(), text(), any::<u32>(), any::<u32>(), proptest::option::of(num()))
+        .prop_map(|(first, second, pairs, agreed, share)| PairAgreement { first, second, pairs, agreed, share });
+    proptest::option::of(
+        (proptest::collection::vec(bias, 0..3), num(), agreement, proptest::collection::vec(pair, 0..3)).prop_map(
+            |(position_bias, normal_lcb, agreement, pairwise_agreement)| Informational {
+                position_bias,
+                normal_lcb,
+                agreement,
+                pairwise_agreement,
+            },
+        ),
+    )
 }
 
 /// Any event of any kind.
@@ -457,6 +495,7 @@ pub fn arb_event() -> impl Strategy<Value = Event> {
         (num(), num(), num()),
         any::<(bool, bool, bool, bool)>(),
         0..3u8,
+        informational(),
     )
         .prop_map(
             |(
@@ -470,6 +509,7 @@ pub fn arb_event() -> impl Strategy<Value = Event> {
                 (mean_delta, se, lcb),
                 (f, m, l, accepted),
                 w,
+                informational,
             )| {
                 Event::Verdict(Verdict {
                     eval_id,
@@ -492,6 +532,7 @@ pub fn arb_event() -> impl Strategy<Value = Event> {
                         margin_ok: m,
                         lcb_ok: l,
                         judge_models: vec!["a".into()],
+                        informational,
                     },
                     accepted,
                     winner: [Winner::Challenger, Winner::King, Winner::Tie][usize::from(w)],

@@ -8,5 +8,7 @@
 //! decisions and scoring land here next (issue 4).
 
 pub mod config;
+pub mod decide;
 pub mod scoring;
 pub mod ss58;
+pub mod state;
