@@ -49,6 +49,28 @@ fn reason(code: &str, detail: impl Into<String>) -> Reason {
     Reason { code: code.to_string(), detail: detail.into() }
 }
 
+/// The eval `eval_id`, which must exist and have one of the statuses `ok` accepts.
+fn eval_in<'a>(
+    state: &'a State,
+    eval_id: &str,
+    ok: fn(&EvalStatus) -> bool,
+    expected: &'static str,
+) -> Result<&'a Eval, DecideError> {
+    let eval = state.evals.get(eval_id).ok_or_else(|| DecideError::UnknownEval(eval_id.into()))?;
+    if !ok(&eval.status) {
+        return Err(DecideError::WrongStatus {
+            eval_id: eval_id.into(),
+            status: format!("{:?}", eval.status),
+            expected,
+        });
+    }
+    Ok(eval)
+}
+
+fn is_running(s: &EvalStatus) -> bool {
+    *s == EvalStatus::Running
+}
+
 // ---------------------------------------------------------------------------------------------
 // Genesis and reset (validator.md §13)
 
@@ -342,14 +364,7 @@ pub fn fail(
     code: &str,
     detail: &str,
 ) -> Result<Vec<Event>, DecideError> {
-    let eval = state.evals.get(eval_id).ok_or_else(|| DecideError::UnknownEval(eval_id.into()))?;
-    if !matches!(eval.status, EvalStatus::Queued | EvalStatus::Running) {
-        return Err(DecideError::WrongStatus {
-            eval_id: eval_id.into(),
-            status: format!("{:?}", eval.status),
-            expected: "queued or running",
-        });
-    }
+    let eval = eval_in(state, eval_id, |s| matches!(s, EvalStatus::Queued | EvalStatus::Running), "queued or running")?;
     Ok(vec![failure(eval, eval.attempt, policy, fault, code, detail)])
 }
 
@@ -542,14 +557,7 @@ pub fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 /// for the eval's commitment block; the shell does not dispatch without it (infra, retried).
 pub fn dispatch(state: &State, eval_id: &str, block_hash: &str, eval_server: &str) -> Result<Vec<Event>, DecideError> {
     let comp = state.competition.as_ref().ok_or(DecideError::NoCompetition)?;
-    let eval = state.evals.get(eval_id).ok_or_else(|| DecideError::UnknownEval(eval_id.into()))?;
-    if eval.status != EvalStatus::Queued {
-        return Err(DecideError::WrongStatus {
-            eval_id: eval_id.into(),
-            status: format!("{:?}", eval.status),
-            expected: "queued",
-        });
-    }
+    let eval = eval_in(state, eval_id, |s| *s == EvalStatus::Queued, "queued")?;
     let king = state.king.as_ref().ok_or(DecideError::NoCompetition)?;
     let seed = Seed::derive(block_hash, &eval.hotkey).map_err(|e| DecideError::Seed(e.to_string()))?;
     Ok(vec![Event::EvalStarted(EvalStarted {
@@ -710,14 +718,7 @@ pub struct TurnFact {
 
 /// `turn_judged` for a streamed turn of the eval in flight.
 pub fn turn_judged(state: &State, eval_id: &str, fact: TurnFact) -> Result<Vec<Event>, DecideError> {
-    let eval = state.evals.get(eval_id).ok_or_else(|| DecideError::UnknownEval(eval_id.into()))?;
-    if eval.status != EvalStatus::Running {
-        return Err(DecideError::WrongStatus {
-            eval_id: eval_id.into(),
-            status: format!("{:?}", eval.status),
-            expected: "running",
-        });
-    }
+    let eval = eval_in(state, eval_id, is_running, "running")?;
     let seed = eval_seed(state, eval_id)?;
     let a_is_king = crate::scoring::position::a_is_king(&seed, fact.turn);
     let generated = fact.king_error.is_none() && fact.challenger_error.is_none();
@@ -795,14 +796,7 @@ pub fn conclude(
     reported: Option<&ReportedVerdict>,
 ) -> Result<Vec<Event>, DecideError> {
     let config = config(state)?;
-    let eval = state.evals.get(eval_id).ok_or_else(|| DecideError::UnknownEval(eval_id.into()))?;
-    if eval.status != EvalStatus::Running {
-        return Err(DecideError::WrongStatus {
-            eval_id: eval_id.into(),
-            status: format!("{:?}", eval.status),
-            expected: "running",
-        });
-    }
+    let eval = eval_in(state, eval_id, is_running, "running")?;
     let seed = eval_seed(state, eval_id)?;
     let n_drawn = eval.n_drawn.unwrap_or(0);
     let derived: DerivedVerdict =
