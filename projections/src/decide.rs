@@ -917,19 +917,7 @@ pub fn plan_weights(
         return Ok(None);
     }
     let depth = config.duel().king_chain_depth as usize;
-    let mut hotkeys: Vec<&str> = Vec::new();
-    for k in state.king.iter().chain(&state.king_chain) {
-        if let Some(h) = k.hotkey.as_deref().filter(|h| !h.is_empty())
-            && !hotkeys.contains(&h)
-        {
-            hotkeys.push(h);
-        }
-        if hotkeys.len() == depth {
-            break;
-        }
-    }
-    let mut uids: Vec<u16> =
-        hotkeys.iter().filter_map(|h| state.metagraph.as_ref().and_then(|m| m.uids.get(*h).copied())).collect();
+    let mut uids: Vec<u16> = eligible_kings(state, depth).into_iter().map(|(_, uid)| uid).collect();
     uids.sort_unstable();
     uids.dedup();
     let burn = uids.is_empty();
@@ -938,6 +926,27 @@ pub fn plan_weights(
     }
     let weights = vec![u16::MAX; uids.len()];
     Ok(Some(WeightsPlan { block, reason, uids, weights, burn }))
+}
+
+/// The kings that earn: the first `depth` distinct non-empty hotkeys of [king, chain…] (newest
+/// first), then only those registered in the recorded metagraph, with their uids. Deregistered
+/// kings are dropped, not replaced by older ones (validator.md §12 step 4).
+pub fn eligible_kings(state: &State, depth: usize) -> Vec<(&str, u16)> {
+    let mut hotkeys: Vec<&str> = Vec::new();
+    for k in state.king.iter().chain(&state.king_chain) {
+        if hotkeys.len() == depth {
+            break;
+        }
+        if let Some(h) = k.hotkey.as_deref().filter(|h| !h.is_empty())
+            && !hotkeys.contains(&h)
+        {
+            hotkeys.push(h);
+        }
+    }
+    hotkeys
+        .into_iter()
+        .filter_map(|h| state.metagraph.as_ref().and_then(|m| m.uids.get(h)).map(|&uid| (h, uid)))
+        .collect()
 }
 
 /// The next eval to work on: the queue head.

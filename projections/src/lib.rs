@@ -8,7 +8,11 @@
 //! decisions and scoring land here next (issue 4).
 
 pub mod config;
+pub mod dashboard;
 pub mod decide;
+#[cfg(feature = "testkit")]
+pub mod fixture;
 pub mod scoring;
 pub mod ss58;
 pub mod state;
+pub mod views;
