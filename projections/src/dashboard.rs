@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::decide::eligible_kings;
 use crate::state::{DUPLICATE_CODE, INJECTION_CODE, King};
-use crate::views::{HistoryItem, KingFaced, Views, iso_time};
+use crate::views::{HistoryItem, Views, iso_time};
 
 /// How many history records the dashboard mirrors (validator.md §14.2).
 pub const HISTORY_LEN: usize = 50;
@@ -487,19 +487,6 @@ impl Dashboard {
     }
 }
 
-fn king_fields(k: Option<&KingFaced>) -> (Option<String>, Option<String>, Option<String>, Option<usize>, Option<u64>) {
-    match k {
-        None => (None, None, None, None, None),
-        Some(k) => (
-            Some(k.hotkey.clone().unwrap_or_default()),
-            Some(k.model.repo().to_string()),
-            Some(k.model.digest().to_string()),
-            Some(k.chain_len),
-            Some(k.reign),
-        ),
-    }
-}
-
 fn history_record(h: &HistoryItem) -> HistoryRecord {
     match h {
         HistoryItem::Verdict {
@@ -550,15 +537,15 @@ fn history_record(h: &HistoryItem) -> HistoryRecord {
                 mean_delta: f.mean_delta,
                 lcb: f.lcb_ok,
                 winner: winner(verdict.winner),
-                king_hotkey,
-                king_model_repo,
-                king_model_digest,
-                king_reign_number,
+                king_hotkey: king.as_ref().map(|k| k.hotkey.clone().unwrap_or_default()),
+                king_model_repo: king.as_ref().map(|k| k.model.repo().to_string()),
+                king_model_digest: king.as_ref().map(|k| k.model.digest().to_string()),
+                king_reign_number: king.as_ref().map(|k| k.chain_len),
                 completed_at: iso_time(*time_ms),
                 ts: *time_ms as f64 / 1000.0,
                 verdict: verdict_json(verdict),
                 lcb_value: f.lcb,
-                king_reign,
+                king_reign: king.as_ref().map(|k| k.reign),
                 attempt: verdict.attempt,
                 commitment_block: *commitment_block,
                 seed_block_hash: seed.as_ref().map(|x| x.seed_block_hash.clone()),
