@@ -518,8 +518,6 @@ fn history_record(h: &HistoryItem) -> HistoryRecord {
                     },
                 })
                 .collect();
-            let (king_hotkey, king_model_repo, king_model_digest, king_reign_number, king_reign) =
-                king_fields(king.as_ref());
             HistoryRecord::Verdict(Box::new(VerdictRecord {
                 kind: "verdict",
                 eval_id: eval_id.clone(),
