@@ -359,3 +359,116 @@ mod tests {
         assert_eq!(samples_digest(&[]), Hash32::of(b""));
     }
 }
+
+/// Where a rebuild stops: after the entry with this seq, or after the last entry at or before
+/// this time (ms since the epoch). Time travel: the views as they stood at that point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Until {
+    Seq(u64),
+    TimeMs(u64),
+}
+
+impl Until {
+    /// Parses `--until`: a seq (digits) or an RFC 3339 UTC time (`2026-11-20T12:30:00Z`,
+    /// fractional seconds and a `+00:00` offset allowed; other offsets are refused so a time
+    /// always means one instant).
+    pub fn parse(text: &str) -> Result<Until, String> {
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            return text.parse().map(Until::Seq).map_err(|e| format!("--until {text:?}: {e}"));
+        }
+        parse_rfc3339_ms(text).map(Until::TimeMs).ok_or_else(|| {
+            format!("--until {text:?} is neither a seq nor an RFC 3339 UTC time such as 2026-11-20T12:30:00Z")
+        })
+    }
+
+    fn includes(&self, env: &Envelope) -> bool {
+        match *self {
+            Until::Seq(s) => env.seq <= s,
+            Until::TimeMs(t) => env.time_ms <= t,
+        }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+00:00)` → ms since the epoch (fraction truncated to ms).
+pub fn parse_rfc3339_ms(text: &str) -> Option<u64> {
+    let body = text.strip_suffix('Z').or_else(|| text.strip_suffix("+00:00"))?;
+    let (date, time) = body.split_once('T').or_else(|| body.split_once(' '))?;
+    let num = |s: &str, len: usize| {
+        (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<u64>().ok()).flatten()
+    };
+    let mut d = date.split('-');
+    let (y, m, day) = (num(d.next()?, 4)?, num(d.next()?, 2)?, num(d.next()?, 2)?);
+    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let (hms, frac) = time.split_once('.').map_or((time, ""), |(a, b)| (a, b));
+    let mut t = hms.split(':');
+    let (hh, mm, ss) = (num(t.next()?, 2)?, num(t.next()?, 2)?, num(t.next()?, 2)?);
+    if t.next().is_some() || hh > 23 || mm > 59 || ss > 60 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let ms_frac = format!("{frac:0<3}")[..3].parse::<u64>().ok()?;
+    let days = days_from_civil(y as i64, m as u32, day as u32);
+    if days < 0 || iso_date(days as u64 * 86_400_000) != date {
+        return None; // e.g. 2026-02-30
+    }
+    Some(((days as u64 * 86_400 + hh * 3600 + mm * 60 + ss) * 1000) + ms_frac)
+}
+
+/// Howard Hinnant's `days_from_civil`: (year, month, day) → days since 1970-01-01.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+impl Views {
+    /// Folds verified entries in order, stopping after `until` (the rest is never read). The
+    /// iterator yields each entry's envelope and hash (e.g. a store snapshot through a
+    /// `Verifier`); its first error stops the fold.
+    pub fn fold<I, E>(entries: I, until: Option<Until>) -> Result<Views, E>
+    where
+        I: IntoIterator<Item = Result<(Envelope, Hash32), E>>,
+    {
+        let mut views = Views::new();
+        for entry in entries {
+            let (env, hash) = entry?;
+            if until.is_some_and(|u| !u.includes(&env)) {
+                break;
+            }
+            views.apply(&env, hash);
+        }
+        Ok(views)
+    }
+}
+
+#[cfg(test)]
+mod until_tests {
+    use super::*;
+
+    #[test]
+    fn until_parses_seqs_and_utc_times_and_refuses_the_rest() {
+        assert_eq!(Until::parse("42"), Ok(Until::Seq(42)));
+        assert_eq!(Until::parse("2026-11-20T12:00:00Z"), Ok(Until::TimeMs(1_795_176_000_000)));
+        assert_eq!(Until::parse("2026-11-20T12:00:00.25+00:00"), Ok(Until::TimeMs(1_795_176_000_250)));
+        for bad in [
+            "",
+            "-1",
+            "2026-11-20",
+            "2026-11-20T12:00:00+02:00",
+            "2026-02-30T00:00:00Z",
+            "2026-11-20T25:00:00Z",
+            "yesterday",
+        ] {
+            let err = Until::parse(bad).unwrap_err();
+            assert!(err.contains("--until"), "{bad}: {err}");
+        }
+        for ms in [0, 951_782_400_000, 1_795_176_000_123] {
+            assert_eq!(parse_rfc3339_ms(&iso_time(ms)), Some(ms), "{}", iso_time(ms));
+        }
+    }
+}
