@@ -25,6 +25,7 @@ const FORMAT_MARKER: &[u8] = b"albedo-ledger/v1";
 const META_FORMAT: &[u8] = b"format";
 const META_HEAD: &[u8] = b"head";
 const META_VERIFIED: &[u8] = b"verified";
+const META_MIRROR: &[u8] = b"mirror";
 
 /// The last entry of a log (or of a verified prefix): its seq and hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -257,6 +258,33 @@ impl Store {
         self.db.flush()?;
         self.head = Some(new_head);
         Ok(results)
+    }
+
+    /// How many entries the public mirror holds (design.md §3.4): the size of the last
+    /// checkpoint the mirror uploaded. 0 when nothing was mirrored yet.
+    pub fn mirror_cursor(&self) -> Result<u64, Error> {
+        match self.meta.get(META_MIRROR)? {
+            None => Ok(0),
+            Some(v) if v.len() == 8 => Ok(u64::from_be_bytes(v.as_ref().try_into().expect("8 bytes"))),
+            Some(v) => {
+                Err(Error::CorruptMeta { key: "mirror".into(), detail: format!("expected 8 bytes, found {}", v.len()) })
+            }
+        }
+    }
+
+    /// Records that the mirror now holds `size` entries, durably. Takes `&self`: the mirror runs
+    /// beside the writer and never blocks appends. A cursor never moves back or past the head.
+    pub fn set_mirror_cursor(&self, size: u64) -> Result<(), Error> {
+        let current = self.mirror_cursor()?;
+        if size < current || size > self.len() {
+            return Err(Error::CorruptMeta {
+                key: "mirror".into(),
+                detail: format!("cannot move the mirror cursor from {current} to {size} (ledger holds {})", self.len()),
+            });
+        }
+        self.meta.insert(META_MIRROR, &size.to_be_bytes()[..])?;
+        self.db.flush()?;
+        Ok(())
     }
 
     /// A read-only view of the log as it stands now.

@@ -180,3 +180,18 @@ fn unknown_fields_are_ignored_when_decoding() {
     let (env, _) = Verifier::new().check(&bytes).unwrap();
     assert_eq!(env.event.kind(), "published");
 }
+
+#[test]
+fn the_mirror_cursor_is_durable_and_only_moves_forward_within_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut store = Store::create(dir.path()).unwrap();
+        assert_eq!(store.mirror_cursor().unwrap(), 0);
+        store.append_batch((0..10).map(draft).collect()).unwrap();
+        store.set_mirror_cursor(6).unwrap();
+        assert!(store.set_mirror_cursor(5).unwrap_err().to_string().contains("from 6 to 5"));
+        assert!(store.set_mirror_cursor(11).unwrap_err().to_string().contains("ledger holds 10"));
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.mirror_cursor().unwrap(), 6);
+}
