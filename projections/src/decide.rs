@@ -552,7 +552,8 @@ pub fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Dispatch (determinism.md §1)
 
-/// Dispatches the queue head whose admission passed for its next attempt: `eval_started` with
+/// Dispatches the queue head in the attempt its admission passed (or, without one, a new
+/// attempt): `eval_started` with
 /// the seed derived from the commitment block's hash. `block_hash` is what the chain returned
 /// for the eval's commitment block; the shell does not dispatch without it (infra, retried).
 pub fn dispatch(state: &State, eval_id: &str, block_hash: &str, eval_server: &str) -> Result<Vec<Event>, DecideError> {
@@ -560,9 +561,13 @@ pub fn dispatch(state: &State, eval_id: &str, block_hash: &str, eval_server: &st
     let eval = eval_in(state, eval_id, |s| *s == EvalStatus::Queued, "queued")?;
     let king = state.king.as_ref().ok_or(DecideError::NoCompetition)?;
     let seed = Seed::derive(block_hash, &eval.hotkey).map_err(|e| DecideError::Seed(e.to_string()))?;
+    // The attempt whose admission passed, if it has not started yet; otherwise a new one.
+    let admitted = eval.admission.as_ref().is_some_and(|a| a.passed && a.attempt == eval.attempt)
+        && eval.started.as_ref().is_none_or(|s| s.attempt < eval.attempt);
+    let attempt = if admitted { eval.attempt } else { eval.attempt + 1 };
     Ok(vec![Event::EvalStarted(EvalStarted {
         eval_id: eval_id.into(),
-        attempt: eval.attempt + 1,
+        attempt,
         hotkey: eval.hotkey.clone(),
         challenger: eval.challenger.clone(),
         king: king.model.clone(),

@@ -129,7 +129,8 @@ pub struct Eval {
     pub queued_seq: u64,
     pub queued_time_ms: u64,
     pub status: EvalStatus,
-    /// The last attempt started (0: never started).
+    /// The current attempt: the last one admitted or started (0: none yet). Attempt numbers
+    /// are unique per eval, since they key the attempt's entries.
     pub attempt: u32,
     /// Infra (and validator) failures that were re-queued, across attempts.
     pub retries: u32,
@@ -284,6 +285,9 @@ impl State {
             Event::EvalQueued(e) => self.eval_queued(e, at),
             Event::AdmissionChecked(e) => {
                 if let Some(eval) = self.evals.get_mut(&e.eval_id) {
+                    // An attempt begins with its admission: the number is used up even when the
+                    // admission fails, so every attempt's entries have keys of their own.
+                    eval.attempt = eval.attempt.max(e.attempt);
                     eval.admission = Some(AdmissionRecord {
                         attempt: e.attempt,
                         passed: e.passed,

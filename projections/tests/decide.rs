@@ -761,3 +761,44 @@ fn the_probe_gate_charges_injections_and_retries_untested_probes() {
         }
     }
 }
+
+#[test]
+fn every_attempt_has_its_own_number_so_no_two_entries_share_a_key() {
+    let mut g = Given::genesis();
+    g.scan(&[reveal(ALICE, 10, &v4("miner/albedo-qwen3-4b-a", D))]);
+    let king = cfg(serde_json::json!({}));
+    let files: Vec<String> = vec!["model.safetensors".into()];
+    let admit = |g: &Given, king_ok: bool| {
+        let input = decide::AdmissionInput {
+            king_config: if king_ok { Ok(&king) } else { Err("registry down".into()) },
+            challenger_config: Ok(&king),
+            challenger_config_sha256: None,
+            files: Ok(&files),
+        };
+        decide::admit(&g.state, POLICY, "eval-000001", &input).unwrap()
+    };
+    let mut keys = std::collections::BTreeSet::new();
+    let mut log = |g: &mut Given, events: Vec<Event>| {
+        for e in &events {
+            assert!(keys.insert(e.idempotency_key()), "{:?} collides", e.idempotency_key());
+        }
+        g.append(events);
+    };
+    let hash = format!("0x{}", "77".repeat(32));
+    let e = admit(&g, false); // attempt 1: infra, re-queued
+    log(&mut g, e);
+    let e = admit(&g, true); // attempt 2: admitted
+    assert!(matches!(&e[0], Event::AdmissionChecked(a) if a.attempt == 2));
+    log(&mut g, e);
+    let e = decide::dispatch(&g.state, "eval-000001", &hash, "x").unwrap();
+    assert!(matches!(&e[0], Event::EvalStarted(s) if s.attempt == 2), "dispatch runs the admitted attempt");
+    log(&mut g, e);
+    let e = decide::fail(&g.state, POLICY, "eval-000001", Fault::Infra, "eval_server_unreachable", "reset").unwrap();
+    log(&mut g, e);
+    let e = admit(&g, true); // attempt 3
+    assert!(matches!(&e[0], Event::AdmissionChecked(a) if a.attempt == 3));
+    log(&mut g, e);
+    let e = decide::dispatch(&g.state, "eval-000001", &hash, "x").unwrap();
+    assert!(matches!(&e[0], Event::EvalStarted(s) if s.attempt == 3));
+    log(&mut g, e);
+}
