@@ -1,10 +1,11 @@
 //! `albedo`: the command line of the write side (CLI and glue; the work lives in the crates).
 //!
-//! Built so far: `albedo config check` and `albedo config show`. The validator, eval server,
-//! miner, site and demo commands arrive with their issues; until then they are absent rather
-//! than pretending.
+//! Built so far: `albedo config check|show` and `albedo site build`. The validator, eval server,
+//! miner and demo commands arrive with their issues; until then they are absent rather than
+//! pretending.
 
 mod config;
+mod site;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +23,31 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// The public site: dashboard.json and the static HTML pages, rebuilt from the ledger.
+    Site {
+        #[command(subcommand)]
+        action: SiteAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum SiteAction {
+    /// Stream the ledger once (verifying it) and write dashboard.json and the site to --out.
+    Build {
+        /// The ledger's sled directory.
+        #[arg(long)]
+        ledger: std::path::PathBuf,
+        /// Where to write the site.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Rebuild as things stood after this seq, or at this RFC 3339 UTC time (e.g. 2026-11-20T12:30:00Z).
+        #[arg(long, value_parser = parse_until)]
+        until: Option<albedo_projections::views::Until>,
+    },
+}
+
+fn parse_until(text: &str) -> Result<albedo_projections::views::Until, String> {
+    albedo_projections::views::Until::parse(text)
 }
 
 #[derive(Subcommand)]
@@ -51,6 +77,17 @@ fn main() -> anyhow::Result<()> {
                 }
                 ConfigAction::Show => print!("{}", loaded.config.text()),
             }
+        }
+        Command::Site { action: SiteAction::Build { ledger, out, until } } => {
+            let built = site::build(&ledger, &out, until)?;
+            println!(
+                "wrote {} files ({} bytes) to {} from {} entries (head {})",
+                built.files,
+                built.bytes,
+                out.display(),
+                built.entries,
+                built.head_hash.as_deref().unwrap_or("none: empty ledger")
+            );
         }
     }
     Ok(())

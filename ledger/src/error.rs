@@ -50,4 +50,26 @@ pub enum Error {
 
     #[error("cannot encode event: {0}")]
     Encode(String),
+
+    // The public mirror (design.md §3.4, `crate::mirror`). Each names the seq or the object key.
+    #[error("seq {seq}: bad mirror tile: {detail}")]
+    Tile { seq: u64, detail: String },
+
+    #[error("mirror object {key} is missing (the checkpoint names entries whose tile is not there)")]
+    MissingTile { key: String },
+
+    #[error("cannot read mirror object {key}: {detail}")]
+    Source { key: String, detail: String },
+
+    #[error("bad mirror checkpoint: {detail}")]
+    Checkpoint { detail: String },
+
+    #[error("mirror checkpoint signature does not verify for signer {signer}")]
+    BadSignature { signer: String },
+
+    #[error("mirror checkpoint is signed by {found}, but the expected signer is {expected}")]
+    UnexpectedSigner { expected: String, found: String },
+
+    #[error("mirror checkpoints are inconsistent: {detail}")]
+    Inconsistent { detail: String },
 }

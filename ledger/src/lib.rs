@@ -10,6 +10,8 @@
 //!   the chain when it opens, and hands out read-only [`Snapshot`]s.
 //! - [`Verifier`] checks a stream of entry bytes link by link; the store, the mirror reader and
 //!   `albedo-replay` all use it.
+//! - [`mirror`] is the public mirror's format: tiles of entries, the signed checkpoint, and a
+//!   reader that verifies a whole mirror from any source (design.md §3.4).
 //!
 //! Architecture invariant: this crate knows nothing of projections, the chain or the network.
 //! It stores facts; it never decides.
@@ -18,6 +20,7 @@ mod envelope;
 mod error;
 pub mod event;
 mod hash;
+pub mod mirror;
 mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;

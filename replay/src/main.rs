@@ -1,43 +1,52 @@
-//! `albedo-replay`: the auditor. Nobody has to trust the validator: anyone holding the ledger
-//! can verify it and (as later issues add) re-derive every verdict, crown and weight.
+//! `albedo-replay`: the auditor's command line. Nobody has to trust the validator: anyone
+//! holding the ledger (the validator's store, or the public mirror) can verify it and re-derive
+//! every verdict, crown and weight.
 //!
-//! Architecture invariant: this binary never depends on `albedo` (commands), so it builds
-//! without subxt or axum.
-//!
-//! Built so far, over a ledger in a sled directory: `verify` (every hash link from entry 0) and
-//! `events` (entries as JSON lines). Mirror, S3 and HTTPS sources, `rebuild`, `verdict` and
-//! `audit` arrive with issue 6.
+//! Architecture invariant: this binary never depends on `albedo` (commands).
 
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use albedo_ledger::{Store, Verifier};
+use albedo_projections::views::{Until, Views};
+use albedo_replay::audit::Auditor;
+use albedo_replay::source::Source;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "albedo-replay", version, about = "Verify an Albedo ledger and print its entries")]
+#[command(name = "albedo-replay", version, about = "Verify an Albedo ledger and re-derive what it claims")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(clap::Args)]
+struct From {
+    /// The ledger: a sled directory, a mirror directory, or an http(s):// base URL of a public mirror.
+    #[arg(long = "ledger", alias = "source", value_name = "SOURCE", value_parser = Source::parse)]
+    from: Source,
+    /// For a mirror: the SS58 address the checkpoint must be signed by (the validator's hotkey).
+    #[arg(long)]
+    signer: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Verify every entry from seq 0: decoding, seq, hash links, idempotency index, head.
+    /// Verify every entry: decoding, seq, hash links (and for a sled store the idempotency
+    /// index; for a mirror every tile and the signed checkpoint).
     Verify {
-        /// The ledger's sled directory.
-        #[arg(long)]
-        ledger: PathBuf,
+        #[command(flatten)]
+        from: From,
     },
-    /// Print entries as JSON lines (hashes as hex), verifying links as they stream.
+    /// Print entries as JSON lines (hashes as hex), verified as they stream.
     Events {
-        #[arg(long)]
-        ledger: PathBuf,
+        #[command(flatten)]
+        from: From,
         /// First seq to print.
-        #[arg(long, default_value_t = 0)]
-        from: u64,
+        #[arg(long = "from", default_value_t = 0)]
+        from_seq: u64,
         /// Last seq to print (inclusive).
         #[arg(long)]
         to: Option<u64>,
@@ -48,11 +57,34 @@ enum Command {
         #[arg(long)]
         eval: Option<String>,
     },
+    /// Rebuild dashboard.json and the site from the ledger (byte-identical to `albedo site build`).
+    Rebuild {
+        #[command(flatten)]
+        from: From,
+        #[arg(long)]
+        out: PathBuf,
+        /// As things stood after this seq, or at this RFC 3339 UTC time.
+        #[arg(long, value_parser = Until::parse)]
+        until: Option<Until>,
+    },
+    /// Re-derive one eval's seed and verdict from its recorded turns and the pinned config; print
+    /// both next to each other; fail on any difference.
+    Verdict {
+        #[command(flatten)]
+        from: From,
+        eval_id: String,
+    },
+    /// Re-derive every seed, judged turn, verdict, crown, weight submission and miner charge.
+    Audit {
+        #[command(flatten)]
+        from: From,
+    },
 }
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("albedo-replay: {e:#}");
             ExitCode::FAILURE
@@ -60,46 +92,137 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
-        Command::Verify { ledger } => {
-            let store = Store::open(&ledger).with_context(|| format!("opening {}", ledger.display()))?;
-            match store.verify_all()? {
-                None => println!("ok: {} is an empty ledger", ledger.display()),
-                Some(head) => println!("ok: {} entries, head seq {} hash {}", head.seq + 1, head.seq, head.hash),
+        Command::Verify { from } => {
+            let mut n = 0u64;
+            let mut head = None;
+            let checkpoint = from.from.visit(from.signer.as_deref(), |env, hash| {
+                n += 1;
+                head = Some((env.seq, hash));
+                ControlFlow::Continue(())
+            })?;
+            if let Source::Sled(path) = &from.from {
+                // The store's own full audit adds the idempotency index and the recorded head.
+                albedo_ledger::Store::open(path)?.verify_all()?;
             }
+            match head {
+                None => println!("ok: empty ledger"),
+                Some((seq, hash)) => println!("ok: {n} entries, head seq {seq} hash {hash}"),
+            }
+            if let Some(c) = checkpoint {
+                println!("checkpoint: size {} signed by {} at {} ms", c.size, c.signer, c.time_ms);
+            }
+            Ok(true)
         }
-        Command::Events { ledger, from, to, kind, eval } => {
+        Command::Events { from, from_seq, to, kind, eval } => {
             if let Some(k) = &kind
                 && !albedo_ledger::event::KINDS.contains(&k.as_str())
             {
                 anyhow::bail!("unknown kind {k:?}; kinds are: {}", albedo_ledger::event::KINDS.join(", "));
             }
-            let store = Store::open(&ledger).with_context(|| format!("opening {}", ledger.display()))?;
-            let snapshot = store.snapshot();
             let out = std::io::stdout();
             let mut out = std::io::BufWriter::new(out.lock());
-            // Links are checked from entry 0 so every printed entry is verified, not just decoded.
-            let mut verifier = Verifier::new();
-            for entry in snapshot.entries(0) {
-                let entry = entry?;
-                if to.is_some_and(|t| entry.seq > t) {
-                    break;
+            let mut failed: Option<anyhow::Error> = None;
+            from.from.visit(from.signer.as_deref(), |env, hash| {
+                if to.is_some_and(|t| env.seq > t) {
+                    return ControlFlow::Break(());
                 }
-                let (env, hash) = verifier.check(&entry.bytes)?;
-                if entry.seq < from
+                if env.seq < from_seq
                     || kind.as_deref().is_some_and(|k| env.event.kind() != k)
                     || eval.as_deref().is_some_and(|e| env.event.eval_id() != Some(e))
                 {
-                    continue;
+                    return ControlFlow::Continue(());
                 }
-                let mut value = serde_json::to_value(&env)?;
-                value["hash"] = serde_json::Value::String(hash.to_hex());
-                serde_json::to_writer(&mut out, &value)?;
-                out.write_all(b"\n")?;
+                let line = serde_json::to_value(env).map(|mut v| {
+                    v["hash"] = serde_json::Value::String(hash.to_hex());
+                    v
+                });
+                match line.map_err(anyhow::Error::from).and_then(|v| Ok(writeln!(out, "{v}")?)) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(e) => {
+                        failed = Some(e);
+                        ControlFlow::Break(())
+                    }
+                }
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
             }
             out.flush()?;
+            Ok(true)
+        }
+        Command::Rebuild { from, out, until } => {
+            let mut views = Views::new();
+            from.from.visit(from.signer.as_deref(), |env, hash| match until {
+                Some(Until::Seq(s)) if env.seq > s => ControlFlow::Break(()),
+                Some(Until::TimeMs(t)) if env.time_ms > t => ControlFlow::Break(()),
+                _ => {
+                    views.apply(env, hash);
+                    ControlFlow::Continue(())
+                }
+            })?;
+            let site = albedo_site::render(&views);
+            let (files, bytes) = albedo_replay::write_site(&site, &out).context("writing the site")?;
+            println!("wrote {files} files ({bytes} bytes) to {}", out.display());
+            Ok(true)
+        }
+        Command::Verdict { from, eval_id } => {
+            let mut auditor = Auditor::new(Some(eval_id.clone()));
+            from.from.visit(from.signer.as_deref(), |env, _| {
+                auditor.apply(env);
+                ControlFlow::Continue(())
+            })?;
+            let report = auditor.finish();
+            if report.verdicts.is_empty() {
+                anyhow::bail!("{eval_id} has no verdict in this ledger");
+            }
+            for (recorded, derived) in &report.verdicts {
+                println!("recorded: {}", serde_json::to_string(&recorded.figures)?);
+                match derived {
+                    Some(d) => println!("derived:  {}", serde_json::to_string(&d.figures)?),
+                    None => println!("derived:  (could not be derived)"),
+                }
+                println!(
+                    "accepted: recorded {} / derived {:?}",
+                    recorded.accepted,
+                    derived.as_ref().map(|d| d.accepted)
+                );
+            }
+            print_findings(&report);
+            Ok(report.ok())
+        }
+        Command::Audit { from } => {
+            let mut auditor = Auditor::new(None);
+            let mut n = 0u64;
+            from.from.visit(from.signer.as_deref(), |env, _| {
+                auditor.apply(env);
+                n += 1;
+                if n.is_multiple_of(100_000) {
+                    eprint!("\raudited {n} entries…");
+                }
+                ControlFlow::Continue(())
+            })?;
+            if n >= 100_000 {
+                eprintln!();
+            }
+            let report = auditor.finish();
+            println!("{:<14} {:>10} {:>8}", "check", "passed", "failed");
+            for (check, (passed, failed)) in &report.checks {
+                println!("{check:<14} {passed:>10} {failed:>8}");
+            }
+            println!("{} entries audited", report.entries);
+            print_findings(&report);
+            Ok(report.ok())
         }
     }
-    Ok(())
+}
+
+fn print_findings(report: &albedo_replay::audit::Report) {
+    if report.ok() {
+        println!("everything matched");
+    }
+    for f in &report.findings {
+        println!("MISMATCH seq {} [{}]: {}", f.seq, f.check, f.detail);
+    }
 }

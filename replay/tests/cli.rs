@@ -50,7 +50,7 @@ fn verify_fails_on_a_tampered_entry_and_names_its_seq() {
 fn verify_of_a_missing_ledger_says_so() {
     let out = replay(&["verify", "--ledger", "/nonexistent/ledger"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no ledger at /nonexistent/ledger"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/ledger: not a ledger source"));
 }
 
 #[test]

@@ -12,6 +12,9 @@
 //!   of that log, so a CI failure explains itself. [`ServerProcess::log_tail`] serves tests'
 //!   own assertion messages.
 //!
+//! [`TcpProxy`] sits in front of a server to simulate outages (refuse, stall or cut connections)
+//! while the server keeps its state.
+//!
 //! Headless Chromium is not a server: [`chromium_dump_dom`] and [`chromium_screenshot`] run it
 //! once, with a deadline.
 //!
@@ -29,6 +32,7 @@
 mod chromium;
 pub mod http;
 mod process;
+mod proxy;
 mod registry;
 mod s3;
 
@@ -38,6 +42,7 @@ use std::path::{Path, PathBuf};
 
 pub use chromium::{CHROMIUM_TIMEOUT, chromium_dump_dom, chromium_screenshot, run_chromium};
 pub use process::{DEFAULT_READY_TIMEOUT, Readiness, ServerProcess, ServerSpec};
+pub use proxy::{ProxyMode, TcpProxy};
 pub use registry::Registry;
 pub use s3::S3Server;
 
