@@ -1,5 +1,8 @@
-//! The library side of `albedo`: the modules integration tests and benches reach as
-//! `albedo_commands::…`. The binary (`main.rs`) uses them through this crate.
+//! The library side of `albedo`: everything the binary (`main.rs`, CLI and glue) runs, and what
+//! integration tests and benches reach as `albedo_commands::…`.
 
 pub mod adapters;
+pub mod config;
 pub mod mirror;
+pub mod site;
+pub mod wallet;

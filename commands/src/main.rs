@@ -1,11 +1,10 @@
 //! `albedo`: the command line of the write side (CLI and glue; the work lives in the crates).
 //!
-//! Built so far: `albedo config check|show` and `albedo site build`. The validator, eval server,
-//! miner and demo commands arrive with their issues; until then they are absent rather than
-//! pretending.
+//! Built so far: `albedo config check|show`, `albedo site build` and `albedo mirror sync`. The
+//! validator, eval server, miner and demo commands arrive with their issues; until then they are
+//! absent rather than pretending.
 
-mod config;
-mod site;
+use albedo_commands::{adapters::object_store::Target, config, mirror, site, wallet};
 
 use clap::{Parser, Subcommand};
 
@@ -23,10 +22,33 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// The public mirror of the ledger: tiles and a signed checkpoint in a directory or bucket.
+    Mirror {
+        #[command(subcommand)]
+        action: MirrorAction,
+    },
     /// The public site: dashboard.json and the static HTML pages, rebuilt from the ledger.
     Site {
         #[command(subcommand)]
         action: SiteAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum MirrorAction {
+    /// One catch-up pass (design.md §3.4): upload the tiles the mirror lacks, then the checkpoint
+    /// signed with the validator's hotkey (BT_WALLET_PATH, BT_WALLET_NAME, BT_WALLET_HOTKEY), then
+    /// move the store's mirror cursor. Safe to re-run after any failure.
+    Sync {
+        /// The ledger's sled directory.
+        #[arg(long)]
+        ledger: std::path::PathBuf,
+        /// A directory, or s3://BUCKET[/PREFIX] (endpoint and keys from ALBEDO_R2_*).
+        #[arg(long)]
+        to: String,
+        /// Prefix of the layout inside the target (<prefix>/ledger/v1/...).
+        #[arg(long, default_value = "")]
+        prefix: String,
     },
 }
 
@@ -77,6 +99,28 @@ fn main() -> anyhow::Result<()> {
                 }
                 ConfigAction::Show => print!("{}", loaded.config.text()),
             }
+        }
+        Command::Mirror { action: MirrorAction::Sync { ledger, to, prefix } } => {
+            let vars: Vec<(String, String)> = std::env::vars().collect();
+            let var = |name: &str| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+            let wallet_path = wallet::wallet_path_from_env(&vars);
+            let name = var("BT_WALLET_NAME").unwrap_or_else(|| "default".into());
+            let hotkey_name = var("BT_WALLET_HOTKEY").unwrap_or_else(|| "default".into());
+            let hotkey = wallet::load_hotkey(&wallet_path, &name, &hotkey_name)?;
+            let store = albedo_ledger::Store::open(&ledger)?;
+            let objects = Target::parse(&to)?.open(&|name: &str| var(name))?;
+            let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let r = rt.block_on(mirror::catch_up(&store, &*objects, &prefix, &hotkey, now_ms))?;
+            println!(
+                "mirrored entries {}..{} to {} ({} tiles, {} bytes), checkpoint signed by {}",
+                r.from,
+                r.size,
+                objects.describe(),
+                r.tiles.len(),
+                r.tile_bytes,
+                albedo_ledger::mirror::CheckpointSigner::ss58(&hotkey)
+            );
         }
         Command::Site { action: SiteAction::Build { ledger, out, until } } => {
             let built = site::build(&ledger, &out, until)?;

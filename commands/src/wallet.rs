@@ -12,7 +12,6 @@
 
 // The validator and miner commands that sign arrive with their issues; until then the tests are
 // the only callers.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -39,6 +39,9 @@ enum Command {
     Verify {
         #[command(flatten)]
         from: From,
+        /// A checkpoint (JSON) you verified before: the mirror must extend it, not rewrite it.
+        #[arg(long)]
+        previous: Option<PathBuf>,
     },
     /// Print entries as JSON lines (hashes as hex), verified as they stream.
     Events {
@@ -94,14 +97,48 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
-        Command::Verify { from } => {
+        Command::Verify { from, previous } => {
+            let previous = match &previous {
+                None => None,
+                Some(p) => {
+                    let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+                    Some(
+                        albedo_ledger::mirror::Checkpoint::from_json(&bytes)
+                            .with_context(|| format!("in {}", p.display()))?,
+                    )
+                }
+            };
+            let mut hashes_at_previous_head = None;
             let mut n = 0u64;
             let mut head = None;
             let checkpoint = from.from.visit(from.signer.as_deref(), |env, hash| {
                 n += 1;
                 head = Some((env.seq, hash));
+                if previous.as_ref().is_some_and(|p| p.size == env.seq + 1) {
+                    hashes_at_previous_head = Some(hash);
+                }
                 ControlFlow::Continue(())
             })?;
+            if let Some(p) = &previous {
+                // The log just verified must contain the trusted checkpoint's head: same size
+                // prefix, same hash. Anything else means history was rewritten.
+                let newer_size = n;
+                if p.size > newer_size {
+                    anyhow::bail!(
+                        "the ledger holds {newer_size} entries, fewer than the previous checkpoint's {}: it went back",
+                        p.size
+                    );
+                }
+                if p.size > 0 && hashes_at_previous_head != Some(p.head_hash) {
+                    anyhow::bail!(
+                        "seq {}: the previous checkpoint's head is {}, but this ledger's entry hashes to {} (history was rewritten)",
+                        p.size - 1,
+                        p.head_hash,
+                        hashes_at_previous_head.map(|h| h.to_hex()).unwrap_or_default()
+                    );
+                }
+                println!("consistent: extends the previous checkpoint of size {}", p.size);
+            }
             if let Source::Sled(path) = &from.from {
                 // The store's own full audit adds the idempotency index and the recorded head.
                 albedo_ledger::Store::open(path)?.verify_all()?;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use albedo_ledger::mirror::{Checkpoint, DirSource, MirrorReader, TileSource};
 use albedo_ledger::{Envelope, Hash32, Store, Verifier};
+use albedo_objectstore::{ObjectStore, Target};
 use anyhow::Context;
 
 /// A ledger source, as named on the command line.
@@ -18,6 +19,9 @@ pub enum Source {
     MirrorDir { root: PathBuf, prefix: String },
     /// `http://` or `https://` base URL of a public bucket (the prefix is part of the URL).
     Http { base: String },
+    /// `s3://bucket/prefix`, read with the endpoint and keys of `ALBEDO_R2_ENDPOINT`,
+    /// `ALBEDO_R2_ACCESS_KEY`, `ALBEDO_R2_SECRET_KEY` (and `ALBEDO_R2_REGION`).
+    S3 { target: Target },
 }
 
 impl Source {
@@ -44,12 +48,13 @@ impl Source {
         )
     }
 
-    fn tiles(&self) -> Option<Box<dyn TileSource>> {
-        match self {
+    fn tiles(&self) -> anyhow::Result<Option<Box<dyn TileSource>>> {
+        Ok(match self {
             Source::Sled(_) => None,
             Source::MirrorDir { root, .. } => Some(Box::new(DirSource::new(root.clone()))),
             Source::Http { base } => Some(Box::new(HttpSource::new(base))),
-        }
+            Source::S3 { target } => Some(Box::new(ObjectStoreSource::open(target)?)),
+        })
     }
 
     fn prefix(&self) -> &str {
@@ -81,19 +86,30 @@ impl Source {
                 Ok(None)
             }
             _ => {
-                let tiles = self.tiles().expect("a mirror source");
-                let reader = MirrorReader::open(tiles.as_ref(), self.prefix(), signer)?;
                 // `entries` verifies every link and, after the last entry, the checkpoint's head.
-                for entry in reader.entries() {
-                    let (env, hash) = entry?;
-                    if f(&env, hash).is_break() {
-                        break;
-                    }
-                }
-                Ok(Some(reader.checkpoint().clone()))
+                let tiles = self.tiles()?.expect("a mirror source");
+                visit_mirror(tiles.as_ref(), self.prefix(), signer, f).map(Some)
             }
         }
     }
+}
+
+/// Streams a mirror from any tile source, verified, to `f`: what [`Source::visit`] does for
+/// mirror sources.
+pub fn visit_mirror(
+    tiles: &dyn TileSource,
+    prefix: &str,
+    signer: Option<&str>,
+    mut f: impl FnMut(&Envelope, Hash32) -> ControlFlow<()>,
+) -> anyhow::Result<Checkpoint> {
+    let reader = MirrorReader::open(tiles, prefix, signer)?;
+    for entry in reader.entries() {
+        let (env, hash) = entry?;
+        if f(&env, hash).is_break() {
+            break;
+        }
+    }
+    Ok(reader.checkpoint().clone())
 }
 
 /// A public bucket read over HTTP(S): object `key` is `<base>/<key>`.
@@ -134,5 +150,32 @@ impl TileSource for HttpSource {
             }
         }
         Err(last)
+    }
+}
+
+/// A bucket read through the shared object store (`albedo-objectstore`), blocking on a small
+/// runtime of its own: the reader streams tiles one by one.
+pub struct ObjectStoreSource {
+    store: Box<dyn ObjectStore>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl ObjectStoreSource {
+    /// Opens `target` with the endpoint and keys from the process environment.
+    pub fn open(target: &Target) -> anyhow::Result<ObjectStoreSource> {
+        ObjectStoreSource::open_with(target, &|name: &str| std::env::var(name).ok())
+    }
+
+    /// Opens `target` with the endpoint and keys from `vars`.
+    pub fn open_with(target: &Target, vars: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<ObjectStoreSource> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let store = target.open(vars)?;
+        Ok(ObjectStoreSource { store, runtime })
+    }
+}
+
+impl TileSource for ObjectStoreSource {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        self.runtime.block_on(self.store.get(key)).map_err(|e| e.to_string())
     }
 }

@@ -82,3 +82,45 @@ fn events_refuses_an_unknown_kind() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown kind \"verdicts\""));
 }
+
+struct TestSigner(subxt_signer::sr25519::Keypair);
+
+impl albedo_ledger::mirror::CheckpointSigner for TestSigner {
+    fn ss58(&self) -> String {
+        albedo_ledger::mirror::ss58_encode(&self.0.public_key().0)
+    }
+    fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.0.sign(message).0
+    }
+}
+
+#[test]
+fn verify_checks_that_the_ledger_extends_a_previous_checkpoint() {
+    use albedo_ledger::mirror::Checkpoint;
+    let dir = tempfile::tempdir().unwrap();
+    let path = ledger(dir.path(), 40);
+    let hash_19 = {
+        let store = Store::open(dir.path()).unwrap();
+        store.snapshot().get(19).unwrap().unwrap().hash()
+    };
+    let signer = TestSigner(subxt_signer::sr25519::Keypair::from_secret_key([5; 32]).unwrap());
+    let write = |name: &str, c: &Checkpoint| {
+        let p = dir.path().with_extension(name);
+        std::fs::write(&p, c.to_json()).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let good = write("good.json", &Checkpoint::sign(20, hash_19, 1, &signer));
+    let out = replay(&["verify", "--ledger", &path, "--previous", &good]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("consistent: extends the previous checkpoint of size 20"));
+
+    let forged = write("forged.json", &Checkpoint::sign(20, albedo_ledger::Hash32::of(b"other history"), 1, &signer));
+    let out = replay(&["verify", "--ledger", &path, "--previous", &forged]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("seq 19:") && stderr.contains("history was rewritten"), "{stderr}");
+
+    let longer = write("longer.json", &Checkpoint::sign(50, hash_19, 1, &signer));
+    let out = replay(&["verify", "--ledger", &path, "--previous", &longer]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("it went back"));
+}

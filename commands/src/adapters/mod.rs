@@ -4,4 +4,5 @@
 //! - [`object_store`]: the object store (S3-compatible bucket, or a local directory) the mirror
 //!   and the publishers write to.
 
-pub mod object_store;
+/// The object store lives in its own crate (`albedo-objectstore`), shared with `albedo-replay`.
+pub use albedo_objectstore as object_store;

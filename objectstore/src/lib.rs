@@ -3,7 +3,8 @@
 //! `aws-sdk-s3`: R2, Hippius S3, s3s-fs in tests).
 //!
 //! The trait's contract is written on it and checked by one test suite that runs the same
-//! assertions against both implementations (`commands/tests/object_store.rs`), after
+//! assertions against both implementations (`commands/tests/object_store.rs`, through the
+//! `albedo_commands::adapters::object_store` re-export), after
 //! sunlight's `Backend` (style.md, "Tiled logs").
 //!
 //! Keys are `/`-separated relative paths (`albedo/ledger/v1/tile/3.p/17`). Every key is checked
