@@ -314,6 +314,191 @@ pub fn small_competition() -> Vec<Draft> {
     d.drafts
 }
 
+// ---------------------------------------------------------------------------------------------
+// Synthetic ledgers for benchmarks
+
+const SYNTHETIC_DIGEST: &str = "sha256:3368b0c79b619ed90dc5610c20073cf02c3a93275ebc0c5b94a9d332fea6f606";
+const SYNTHETIC_JUDGES: [&str; 3] = ["minimax/minimax-m3", "deepseek/deepseek-v4-flash", "z-ai/glm-5.1"];
+
+fn synthetic_named(names: &[&str], base: f64) -> Vec<NamedScore> {
+    names.iter().enumerate().map(|(i, n)| NamedScore { name: (*n).into(), score: base + i as f64 * 0.75 }).collect()
+}
+
+/// A verdict with every figure a page shows, varied per eval.
+fn synthetic_verdict(eval_id: &str, k: u64, accepted: bool) -> Verdict {
+    let challenger = if accepted { 55.0 + (k % 20) as f64 } else { 30.0 + (k % 22) as f64 };
+    let share = |n: u64| Some(0.3 + (n % 50) as f64 / 100.0);
+    Verdict {
+        eval_id: eval_id.into(),
+        attempt: 1,
+        figures: VerdictFigures {
+            n_samples: 128,
+            n_done: 128,
+            n_valid: 120,
+            generation_errors: 0,
+            challenger_score: Some(challenger),
+            king_score: Some(100.0 - challenger),
+            by_judge: synthetic_named(&SYNTHETIC_JUDGES, challenger - 0.75),
+            by_metric: synthetic_named(&METRICS, challenger - 1.5),
+            mean_delta: (challenger - 50.0) / 100.0,
+            se: 0.012,
+            lcb: (challenger - 52.0) / 100.0,
+            win_margin: "2.0".into(),
+            gate_alpha: "0.05".into(),
+            floor_ok: true,
+            margin_ok: accepted,
+            lcb_ok: accepted,
+            judge_models: SYNTHETIC_JUDGES.iter().map(|j| (*j).into()).collect(),
+            informational: Some(Informational {
+                position_bias: SYNTHETIC_JUDGES
+                    .iter()
+                    .map(|j| PositionBias {
+                        judge: (*j).into(),
+                        favoured_a: 60,
+                        favoured_b: 58,
+                        a_share: Some(0.5085),
+                        p_value: 0.9267,
+                    })
+                    .collect(),
+                normal_lcb: (challenger - 52.1) / 100.0,
+                agreement: Agreement { pairs: 600, agreed: 300, share: share(k) },
+                pairwise_agreement: vec![
+                    PairAgreement {
+                        first: SYNTHETIC_JUDGES[0].into(),
+                        second: SYNTHETIC_JUDGES[1].into(),
+                        pairs: 600,
+                        agreed: 360,
+                        share: share(k + 20),
+                    },
+                    PairAgreement {
+                        first: SYNTHETIC_JUDGES[0].into(),
+                        second: SYNTHETIC_JUDGES[2].into(),
+                        pairs: 600,
+                        agreed: 350,
+                        share: share(k + 17),
+                    },
+                    PairAgreement {
+                        first: SYNTHETIC_JUDGES[1].into(),
+                        second: SYNTHETIC_JUDGES[2].into(),
+                        pairs: 600,
+                        agreed: 370,
+                        share: share(k + 23),
+                    },
+                ],
+            }),
+        },
+        accepted,
+        winner: if challenger > 50.0 { Winner::Challenger } else { Winner::King },
+    }
+}
+
+/// The entries of one synthetic eval `k`, shaped like a real one (reveal, queue, admission,
+/// start, samples, 128 judged turns × 3 judges, a verdict with every figure, a crown for some),
+/// for benchmarks of the fold and the site. `reign` counts the crowns handed out so far.
+pub fn synthetic_eval(k: u64, reign: &mut u64) -> Vec<Event> {
+    let eval_id = format!("eval-{k:06}");
+    let hotkey = format!("5Hotkey{k:040}");
+    let model = ModelRef::new(format!("miner/albedo-qwen3-4b-{k}"), SYNTHETIC_DIGEST).unwrap();
+    let king = ModelRef::new("teutonic/albedo-qwen3-4b-genesis", SYNTHETIC_DIGEST).unwrap();
+    let sample = |t: u32| SampleRef { shard: t % 31, row: u64::from(t) * 97, turn: t % 10 };
+    let mut v = vec![
+        Event::RevealSeen(RevealSeen {
+            hotkey: hotkey.clone(),
+            commitment_block: k,
+            raw: format!("v4|{}|{SYNTHETIC_DIGEST}", model.repo()),
+            model: model.clone(),
+        }),
+        Event::EvalQueued(EvalQueued {
+            eval_id: eval_id.clone(),
+            hotkey: hotkey.clone(),
+            challenger: model.clone(),
+            commitment_block: k,
+            position: QueuePosition::Back,
+        }),
+        Event::AdmissionChecked(AdmissionChecked {
+            eval_id: eval_id.clone(),
+            attempt: 1,
+            passed: true,
+            failed_check: None,
+            king: king.clone(),
+            challenger_config_sha256: Some(Hash32::of(b"c")),
+            files: vec!["config.json".into(), "model.safetensors".into()],
+        }),
+        Event::EvalStarted(EvalStarted {
+            eval_id: eval_id.clone(),
+            attempt: 1,
+            hotkey: hotkey.clone(),
+            challenger: model.clone(),
+            king,
+            seed_block: k,
+            seed_block_hash: format!("0x{}", Hash32::of(&k.to_le_bytes()).to_hex()),
+            seed_hex: "cd".repeat(64),
+            eval_server: "http://127.0.0.1:9001".into(),
+            config_sha256: Hash32::of(CHAIN_TOML.as_bytes()),
+        }),
+        Event::SamplesDrawn(SamplesDrawn {
+            eval_id: eval_id.clone(),
+            attempt: 1,
+            dataset_manifest_sha256: Hash32::of(b"m"),
+            samples: (0..128).map(sample).collect(),
+        }),
+    ];
+    for t in 0..128u32 {
+        v.push(Event::TurnJudged(TurnJudged {
+            eval_id: eval_id.clone(),
+            attempt: 1,
+            turn: t,
+            sample: sample(t),
+            a_is_king: t % 2 == 0,
+            king_reply_sha256: Some(Hash32::of(b"k")),
+            challenger_reply_sha256: Some(Hash32::of(b"c")),
+            king_error: None,
+            challenger_error: None,
+            judges: SYNTHETIC_JUDGES
+                .iter()
+                .map(|m| JudgeOutcome {
+                    model: (*m).into(),
+                    raw_output: Some(
+                        r#"{"correctness":"A","grounding":"B","progress":"tie","protocol":"A","efficiency":"A"}"#
+                            .into(),
+                    ),
+                    metrics: Some(
+                        METRICS
+                            .iter()
+                            .map(|x| MetricOutcome { metric: (*x).into(), preferred: Side::Challenger })
+                            .collect(),
+                    ),
+                    parse_error: None,
+                })
+                .collect(),
+        }));
+    }
+    if k.is_multiple_of(5) {
+        v.push(Event::EvalFailed(EvalFailed {
+            eval_id,
+            attempt: 1,
+            fault: if k.is_multiple_of(10) { Fault::Infra } else { Fault::Miner },
+            code: "generation_failed".into(),
+            detail: "the challenger produced no reply on most turns".into(),
+            requeued: false,
+        }));
+    } else {
+        let accepted = k.is_multiple_of(3);
+        v.push(Event::Verdict(synthetic_verdict(&eval_id, k, accepted)));
+        if accepted {
+            *reign += 1;
+            v.push(Event::KingCrowned(KingCrowned {
+                reign: *reign,
+                eval_id: Some(eval_id),
+                hotkey: Some(hotkey),
+                model,
+                replaced: None,
+            }));
+        }
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
