@@ -231,18 +231,20 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Audit { from } => {
             let mut auditor = Auditor::new(None);
-            let mut n = 0u64;
+            // Drawn on stderr only when it is a terminal; scripts see just the table.
+            let progress = indicatif::ProgressBar::new_spinner();
+            progress.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} audited {pos} entries ({per_sec}, {elapsed})")
+                    .expect("a static template"),
+            );
             from.from.visit(from.signer.as_deref(), |env, _| {
                 auditor.apply(env);
-                n += 1;
-                if n.is_multiple_of(100_000) {
-                    eprint!("\raudited {n} entries…");
+                if env.seq.is_multiple_of(1024) {
+                    progress.set_position(env.seq + 1);
                 }
                 ControlFlow::Continue(())
             })?;
-            if n >= 100_000 {
-                eprintln!();
-            }
+            progress.finish_and_clear();
             let report = auditor.finish();
             println!("{:<14} {:>10} {:>8}", "check", "passed", "failed");
             for (check, (passed, failed)) in &report.checks {
