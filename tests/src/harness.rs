@@ -76,11 +76,16 @@ pub fn chromium_path() -> PathBuf {
     locate_tool("chromium", "ALBEDO_CHROMIUM", Path::new("/usr/bin/chromium"))
 }
 
-/// Python: `ALBEDO_PYTHON` (the venv `./scripts/test` makes), else `python3` from `PATH`.
+/// Python: `ALBEDO_PYTHON`, else the venv `./scripts/test` makes, else `python3` from `PATH`.
 pub fn python_path() -> PathBuf {
     match env::var_os("ALBEDO_PYTHON") {
         Some(path) => locate_tool("python", "ALBEDO_PYTHON", Path::new(&path)),
-        None => PathBuf::from("python3"),
+        // The venv ./scripts/test fills (cryptography, sr25519), as the other tools default to
+        // their installed place; `python3` only when there is no venv.
+        None => {
+            let venv = tools_dir().join("venv/bin/python");
+            if venv.is_file() { venv } else { PathBuf::from("python3") }
+        }
     }
 }
 
