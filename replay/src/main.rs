@@ -76,6 +76,10 @@ enum Command {
         #[command(flatten)]
         from: From,
         eval_id: String,
+        /// The dataset root (manifest.json and its Parquet shards): also re-draw the eval's
+        /// samples from it and compare them with the recorded `samples_drawn`.
+        #[arg(long, value_name = "DIR")]
+        dataset: Option<PathBuf>,
     },
     /// Re-derive every seed, judged turn, verdict, crown, weight submission and miner charge.
     Audit {
@@ -204,15 +208,26 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             println!("wrote {files} files ({bytes} bytes) to {}", out.display());
             Ok(true)
         }
-        Command::Verdict { from, eval_id } => {
+        Command::Verdict { from, eval_id, dataset } => {
             let mut auditor = Auditor::new(Some(eval_id.clone()));
+            let mut draws = DrawWitness::default();
             from.from.visit(from.signer.as_deref(), |env, _| {
+                draws.see(&eval_id, &env.event);
                 auditor.apply(env);
                 ControlFlow::Continue(())
             })?;
             let report = auditor.finish();
+            let draw_ok = match &dataset {
+                Some(dir) => check_draw(&eval_id, dir, &draws)?,
+                None => true,
+            };
             if report.verdicts.is_empty() {
-                anyhow::bail!("{eval_id} has no verdict in this ledger");
+                if dataset.is_none() {
+                    anyhow::bail!("{eval_id} has no verdict in this ledger");
+                }
+                println!("verdict: none recorded for {eval_id}");
+                print_findings(&report);
+                return Ok(draw_ok && report.ok());
             }
             for (recorded, derived) in &report.verdicts {
                 println!("recorded: {}", serde_json::to_string(&recorded.figures)?);
@@ -227,7 +242,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 );
             }
             print_findings(&report);
-            Ok(report.ok())
+            Ok(draw_ok && report.ok())
         }
         Command::Audit { from } => {
             let mut auditor = Auditor::new(None);
@@ -263,5 +278,95 @@ fn print_findings(report: &albedo_replay::audit::Report) {
     }
     for f in &report.findings {
         println!("MISMATCH seq {} [{}]: {}", f.seq, f.check, f.detail);
+    }
+}
+
+/// What `verdict --dataset` needs from the ledger: the eval's last `samples_drawn`, with the
+/// competition in force and the seed of that attempt. The state keeps only the count.
+#[derive(Default)]
+struct DrawWitness {
+    competition: Option<albedo_ledger::event::CompetitionStarted>,
+    /// attempt → seed_hex, from the eval's `eval_started` entries.
+    seeds: std::collections::BTreeMap<u32, String>,
+    drawn:
+        Option<(albedo_ledger::event::SamplesDrawn, Option<albedo_ledger::event::CompetitionStarted>, Option<String>)>,
+}
+
+impl DrawWitness {
+    fn see(&mut self, eval_id: &str, event: &albedo_ledger::Event) {
+        use albedo_ledger::Event;
+        match event {
+            Event::CompetitionStarted(c) => self.competition = Some(c.clone()),
+            Event::EvalStarted(e) if e.eval_id == eval_id => {
+                self.seeds.insert(e.attempt, e.seed_hex.clone());
+            }
+            Event::SamplesDrawn(s) if s.eval_id == eval_id => {
+                self.drawn = Some((s.clone(), self.competition.clone(), self.seeds.get(&s.attempt).cloned()));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Re-draws the eval's samples from the dataset at `dir` (determinism.md §3) and compares them
+/// with the recorded ones. Ok(false) on a different draw; Err when the draw cannot be checked
+/// (another dataset, nothing recorded, an unreadable shard).
+fn check_draw(eval_id: &str, dir: &std::path::Path, draws: &DrawWitness) -> anyhow::Result<bool> {
+    use albedo_projections::scoring::sample::draw_duel_samples;
+    use albedo_projections::scoring::seed::Seed;
+    let Some((recorded, competition, seed_hex)) = &draws.drawn else {
+        anyhow::bail!("{eval_id} has no samples_drawn in this ledger: there is no draw to check");
+    };
+    let competition = competition.as_ref().context("samples_drawn before any competition_started")?;
+    let seed_hex = seed_hex
+        .as_deref()
+        .with_context(|| format!("{eval_id}: samples_drawn of attempt {} has no eval_started", recorded.attempt))?;
+    let (manifest, sha) = albedo_dataset::Manifest::load(dir)?;
+    if sha != competition.dataset_manifest_sha256 {
+        anyhow::bail!(
+            "{}: SHA-256 {sha}, but the competition pins dataset_manifest_sha256 {}: not this competition's dataset",
+            dir.join(albedo_dataset::MANIFEST_FILE).display(),
+            competition.dataset_manifest_sha256
+        );
+    }
+    if sha != recorded.dataset_manifest_sha256 {
+        anyhow::bail!(
+            "{}: SHA-256 {sha}, but {eval_id}'s samples_drawn records {}: the samples were not drawn from this dataset",
+            dir.join(albedo_dataset::MANIFEST_FILE).display(),
+            recorded.dataset_manifest_sha256
+        );
+    }
+    let config = albedo_projections::config::Config::parse(&competition.chain_toml)
+        .context("the competition's chain.toml does not parse")?;
+    let seed = Seed::from_hex(seed_hex).map_err(|e| anyhow::anyhow!("{eval_id}: seed_hex: {e}"))?;
+    let mut reader = albedo_dataset::ParquetRows::open(dir, &manifest)?;
+    let duel = config.duel();
+    let derived = draw_duel_samples(
+        &seed,
+        &manifest.shard_rows(),
+        duel.n_samples as usize,
+        duel.max_turns_per_sample,
+        &mut reader,
+    )?;
+    let show = |r: Option<&albedo_ledger::event::SampleRef>| match r {
+        Some(r) => format!("(shard {}, row {}, turn {})", r.shard, r.row, r.turn),
+        None => "nothing".to_owned(),
+    };
+    let samples = &recorded.samples;
+    match (0..samples.len().max(derived.len())).find(|&i| samples.get(i) != derived.get(i)) {
+        None => {
+            println!("sample draw: matches ({} refs)", derived.len());
+            Ok(true)
+        }
+        Some(i) => {
+            println!(
+                "sample draw: MISMATCH at index {i}: recorded {}, derived {} ({} recorded refs, {} derived)",
+                show(samples.get(i)),
+                show(derived.get(i)),
+                samples.len(),
+                derived.len()
+            );
+            Ok(false)
+        }
     }
 }
