@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod source;
+pub mod traces;
 
 use std::path::Path;
 

@@ -80,6 +80,10 @@ enum Command {
         /// samples from it and compare them with the recorded `samples_drawn`.
         #[arg(long, value_name = "DIR")]
         dataset: Option<PathBuf>,
+        /// The eval's published trace directory (a directory or an http(s):// URL): also check
+        /// every reply the ledger records by hash against the trace, byte for byte.
+        #[arg(long, value_name = "DIR|URL")]
+        traces: Option<String>,
     },
     /// Re-derive every seed, judged turn, verdict, crown, weight submission and miner charge.
     Audit {
@@ -208,26 +212,48 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             println!("wrote {files} files ({bytes} bytes) to {}", out.display());
             Ok(true)
         }
-        Command::Verdict { from, eval_id, dataset } => {
+        Command::Verdict { from, eval_id, dataset, traces } => {
             let mut auditor = Auditor::new(Some(eval_id.clone()));
             let mut draws = DrawWitness::default();
+            let mut replies = albedo_replay::traces::ReplyHashes::default();
             from.from.visit(from.signer.as_deref(), |env, _| {
                 draws.see(&eval_id, &env.event);
+                replies.see(&eval_id, &env.event);
                 auditor.apply(env);
                 ControlFlow::Continue(())
             })?;
             let report = auditor.finish();
-            let draw_ok = match &dataset {
+            let mut extra_ok = match &dataset {
                 Some(dir) => check_draw(&eval_id, dir, &draws)?,
                 None => true,
             };
+            if let Some(t) = &traces {
+                let source: Box<dyn albedo_ledger::mirror::TileSource> =
+                    if t.starts_with("http://") || t.starts_with("https://") {
+                        Box::new(albedo_replay::source::HttpSource::new(t))
+                    } else {
+                        Box::new(albedo_ledger::mirror::DirSource::new(t))
+                    };
+                let r = albedo_replay::traces::check_traces(&eval_id, source.as_ref(), &replies)?;
+                if r.problems.is_empty() {
+                    println!(
+                        "traces: {} king and {} challenger replies match the ledger's hashes",
+                        r.king_matched, r.challenger_matched
+                    );
+                } else {
+                    for p in &r.problems {
+                        println!("traces: MISMATCH {p}");
+                    }
+                    extra_ok = false;
+                }
+            }
             if report.verdicts.is_empty() {
-                if dataset.is_none() {
+                if dataset.is_none() && traces.is_none() {
                     anyhow::bail!("{eval_id} has no verdict in this ledger");
                 }
                 println!("verdict: none recorded for {eval_id}");
                 print_findings(&report);
-                return Ok(draw_ok && report.ok());
+                return Ok(extra_ok && report.ok());
             }
             for (recorded, derived) in &report.verdicts {
                 println!("recorded: {}", serde_json::to_string(&recorded.figures)?);
@@ -242,7 +268,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 );
             }
             print_findings(&report);
-            Ok(draw_ok && report.ok())
+            Ok(extra_ok && report.ok())
         }
         Command::Audit { from } => {
             let mut auditor = Auditor::new(None);
