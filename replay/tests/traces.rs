@@ -48,11 +48,14 @@ fn the_published_replies_match_the_ledgers_hashes() {
     assert!(stdout.contains("traces: 24 king and 24 challenger replies match"), "{stdout}");
 }
 
+/// Changes a trace line: (file, turn, reply) → the reply to write, or `None` to drop the line.
+type Edit = dyn Fn(&str, u32, String) -> Option<String>;
+
 #[test]
 fn a_changed_missing_or_extra_reply_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     let l = ledger(&tmp.path().join("l"));
-    let cases: [(&str, Box<dyn Fn(&str, u32, String) -> Option<String>>); 2] = [
+    let cases: [(&str, Box<Edit>); 2] = [
         (
             "turn 7: the challenger reply in the trace hashes to",
             Box::new(|f, t, r| Some(if f.contains("challenger") && t == 7 { format!("{r}!") } else { r })),
