@@ -60,7 +60,8 @@ enum Command {
         #[arg(long)]
         eval: Option<String>,
     },
-    /// Rebuild dashboard.json and the site from the ledger (byte-identical to `albedo site build`).
+    /// Rebuild dashboard.json and the site from the ledger (byte-identical to `albedo site build`),
+    /// and check every `published` dashboard against the rebuild at its point in the ledger.
     Rebuild {
         #[command(flatten)]
         from: From,
@@ -199,10 +200,28 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Rebuild { from, out, until } => {
             let mut views = Views::new();
+            // A dashboard published at seq N was built from entries 0..N-1: rebuild it at that
+            // point and compare its SHA-256 with the one the `published` entry records.
+            let (mut matched, mut differ) = (0u64, Vec::new());
             from.from.visit(from.signer.as_deref(), |env, hash| match until {
                 Some(Until::Seq(s)) if env.seq > s => ControlFlow::Break(()),
                 Some(Until::TimeMs(t)) if env.time_ms > t => ControlFlow::Break(()),
                 _ => {
+                    if let albedo_ledger::Event::Published(p) = &env.event
+                        && p.what == albedo_ledger::event::PublishedWhat::Dashboard
+                    {
+                        let ours = albedo_ledger::Hash32::of(
+                            &albedo_projections::dashboard::Dashboard::build(&views).to_json_bytes(),
+                        );
+                        if ours == p.sha256 {
+                            matched += 1;
+                        } else {
+                            differ.push(format!(
+                                "seq {}: published dashboard {} has SHA-256 {}, the rebuild gives {ours}",
+                                env.seq, p.key, p.sha256
+                            ));
+                        }
+                    }
                     views.apply(env, hash);
                     ControlFlow::Continue(())
                 }
@@ -210,7 +229,11 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             let site = albedo_site::render(&views);
             let (files, bytes) = albedo_replay::write_site(&site, &out).context("writing the site")?;
             println!("wrote {files} files ({bytes} bytes) to {}", out.display());
-            Ok(true)
+            println!("published dashboards: {matched} match the rebuild, {} differ", differ.len());
+            for d in &differ {
+                println!("MISMATCH {d}");
+            }
+            Ok(differ.is_empty())
         }
         Command::Verdict { from, eval_id, dataset, traces } => {
             let mut auditor = Auditor::new(Some(eval_id.clone()));

@@ -194,3 +194,57 @@ fn the_cli_prints_a_table_and_its_exit_status_says_whether_everything_matched() 
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("eval-000009 has no verdict"));
 }
+
+#[test]
+fn rebuild_checks_every_published_dashboard_against_the_ledger() {
+    use albedo_projections::dashboard::Dashboard;
+    use albedo_projections::views::Views;
+    let mut drafts = small_competition();
+    // The dashboard as it stood after the fixture: fold it, hash it, publish it.
+    let mut views = Views::new();
+    let dir = tempfile::tempdir().unwrap();
+    store(&dir.path().join("tmp"), drafts.clone());
+    Source::Sled(dir.path().join("tmp"))
+        .visit(None, |env, hash| {
+            views.apply(env, hash);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    let sha = albedo_ledger::Hash32::of(&Dashboard::build(&views).to_json_bytes());
+    let publish = |sha| Draft {
+        time_ms: drafts.last().unwrap().time_ms + 1,
+        block: None,
+        event: Event::Published(Published {
+            what: PublishedWhat::Dashboard,
+            key: "albedo/dashboard.json".into(),
+            sha256: sha,
+        }),
+    };
+    let good = dir.path().join("good");
+    let mut with_good = drafts.clone();
+    with_good.push(publish(sha));
+    store(&good, with_good);
+    let run = |ledger: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_albedo-replay"))
+            .args(["rebuild", "--ledger", ledger.to_str().unwrap(), "--out", dir.path().join("out").to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let out = run(&good);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("published dashboards: 1 match the rebuild, 0 differ"));
+
+    let bad = dir.path().join("bad");
+    drafts.push(publish(albedo_ledger::Hash32::of(b"a dashboard that says something else")));
+    store(&bad, drafts);
+    let out = run(&bad);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains(&format!(
+            "MISMATCH seq {}: published dashboard albedo/dashboard.json",
+            small_competition().len()
+        )),
+        "{stdout}"
+    );
+}
