@@ -3,7 +3,6 @@
 //! directory, over HTTP and from a real S3 server; `rebuild` from the mirror must equal
 //! `albedo site build` from the store, byte for byte.
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -25,21 +24,7 @@ fn fixture_ledger(dir: &Path) {
     assert!(results.iter().all(|r| matches!(r, albedo_ledger::Appended::New(_))));
 }
 
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                out.insert(p.strip_prefix(root).unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
+use albedo_tests::read_tree as files;
 
 /// Rebuilds the site from a source, as `albedo-replay rebuild` does.
 fn rebuild(source: &Source, signer: &str, out: &Path) {

@@ -1,6 +1,5 @@
 //! `albedo site build` as a real binary over real sled ledgers: same ledger, same bytes.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -21,21 +20,7 @@ fn build(ledger: &Path, out: &Path, until: Option<&str>) {
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("wrote "), "{}", String::from_utf8_lossy(&o.stdout));
 }
 
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                out.insert(p.strip_prefix(root).unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
+use albedo_tests::read_tree as files;
 
 fn ledger(dir: &Path, drafts: Vec<Draft>, batch: usize) {
     let mut store = Store::create(dir).unwrap();

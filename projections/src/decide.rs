@@ -20,7 +20,7 @@ use albedo_ledger::event::*;
 use crate::config::Config;
 use crate::scoring::seed::Seed;
 use crate::scoring::verdict::{DerivedVerdict, FloorFailure, derive_verdict};
-use crate::state::{DUPLICATE_CODE, Eval, EvalStatus, INJECTION_CODE, State, eval_id, eval_number};
+use crate::state::{DUPLICATE_CODE, Eval, EvalStatus, INJECTION_CODE, State, eval_id};
 
 /// Why a decision could not be made. These are the shell's mistakes or a ledger without a
 /// competition, never bad outside input (bad input becomes an event with a reason).
@@ -952,19 +952,4 @@ pub fn eligible_kings(state: &State, depth: usize) -> Vec<(&str, u16)> {
         .into_iter()
         .filter_map(|h| state.metagraph.as_ref().and_then(|m| m.uids.get(h)).map(|&uid| (h, uid)))
         .collect()
-}
-
-/// The next eval to work on: the queue head.
-pub fn next_in_queue(state: &State) -> Option<&str> {
-    state.queue.front().map(String::as_str)
-}
-
-/// The number part of the next eval id (for tests and the shell's display).
-pub fn next_eval_number(state: &State) -> u64 {
-    state.eval_counter + 1
-}
-
-#[doc(hidden)]
-pub fn _eval_number(id: &str) -> Option<u64> {
-    eval_number(id)
 }

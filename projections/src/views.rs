@@ -381,7 +381,8 @@ impl Until {
         })
     }
 
-    fn includes(&self, env: &Envelope) -> bool {
+    /// Whether `env` is at or before the stopping point.
+    pub fn includes(&self, env: &Envelope) -> bool {
         match *self {
             Until::Seq(s) => env.seq <= s,
             Until::TimeMs(t) => env.time_ms <= t,

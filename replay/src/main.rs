@@ -204,8 +204,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             // point and compare its SHA-256 with the one the `published` entry records.
             let (mut matched, mut differ) = (0u64, Vec::new());
             from.from.visit(from.signer.as_deref(), |env, hash| match until {
-                Some(Until::Seq(s)) if env.seq > s => ControlFlow::Break(()),
-                Some(Until::TimeMs(t)) if env.time_ms > t => ControlFlow::Break(()),
+                Some(u) if !u.includes(env) => ControlFlow::Break(()),
                 _ => {
                     if let albedo_ledger::Event::Published(p) = &env.event
                         && p.what == albedo_ledger::event::PublishedWhat::Dashboard
