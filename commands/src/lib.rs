@@ -4,5 +4,6 @@
 pub mod adapters;
 pub mod config;
 pub mod mirror;
+pub mod model;
 pub mod site;
 pub mod wallet;

@@ -1,10 +1,11 @@
 //! `albedo`: the command line of the write side (CLI and glue; the work lives in the crates).
 //!
-//! Built so far: `albedo config check|show`, `albedo site build` and `albedo mirror sync`. The
+//! Built so far: `albedo config check|show`, `albedo site build`, `albedo mirror sync` and
+//! `albedo model push|files|config|pull|verify|fingerprint|prune`. The
 //! validator, eval server, miner and demo commands arrive with their issues; until then they are
 //! absent rather than pretending.
 
-use albedo_commands::{adapters::object_store::Target, config, mirror, site, wallet};
+use albedo_commands::{adapters::object_store::Target, config, mirror, model, site, wallet};
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +32,54 @@ enum Command {
     Site {
         #[command(subcommand)]
         action: SiteAction,
+    },
+    /// Models in the OCI registry (ALBEDO_MODEL_REGISTRY; credentials HIPPIUS_HUB_TOKEN or
+    /// HIPPIUS_HUB_USERNAME/PASSWORD) and the local cache (ALBEDO_MODEL_CACHE_DIR).
+    Model {
+        #[command(subcommand)]
+        action: ModelAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelAction {
+    /// Push a model folder, one layer per file; prints the REPO@DIGEST to commit.
+    Push {
+        dir: std::path::PathBuf,
+        #[arg(long)]
+        repo: String,
+        #[arg(long, default_value = "main")]
+        tag: String,
+    },
+    /// List a model's files (layer titles, digests, sizes) without downloading them.
+    Files {
+        #[arg(value_parser = model::parse_model_ref)]
+        model: albedo_ledger::event::ModelRef,
+    },
+    /// Print a model's config.json, fetched alone and verified.
+    Config {
+        #[arg(value_parser = model::parse_model_ref)]
+        model: albedo_ledger::event::ModelRef,
+    },
+    /// Download a model into the cache (verified, tokenizer hygiene applied); prints its directory.
+    Pull {
+        #[arg(value_parser = model::parse_model_ref)]
+        model: albedo_ledger::event::ModelRef,
+    },
+    /// Re-hash a cached model's files against its record.
+    Verify {
+        #[arg(value_parser = model::parse_model_ref)]
+        model: albedo_ledger::event::ModelRef,
+    },
+    /// Print the fingerprint (layer_norms_v2_with_samples) of a model folder as JSON.
+    Fingerprint { dir: std::path::PathBuf },
+    /// Delete every cached model except these, and staging left by dead processes.
+    Prune {
+        #[arg(long = "keep", value_parser = model::parse_model_ref)]
+        keep: Vec<albedo_ledger::event::ModelRef>,
+        /// Needed to prune with no --keep: that empties the cache (eval.md §16.3 item 24).
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -132,6 +181,21 @@ fn main() -> anyhow::Result<()> {
                 built.entries,
                 built.head_hash.as_deref().unwrap_or("none: empty ledger")
             );
+        }
+        Command::Model { action } => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            match action {
+                ModelAction::Push { dir, repo, tag } => rt.block_on(model::push(&dir, &repo, &tag))?,
+                ModelAction::Files { model: m } => rt.block_on(model::files(&m))?,
+                ModelAction::Config { model: m } => rt.block_on(model::config(&m))?,
+                ModelAction::Pull { model: m } => rt.block_on(model::pull(&m))?,
+                ModelAction::Verify { model: m } => model::verify(&m)?,
+                ModelAction::Fingerprint { dir } => model::fingerprint(&dir)?,
+                ModelAction::Prune { keep, all } => {
+                    anyhow::ensure!(!keep.is_empty() || all, "no --keep given: pass --all to empty the whole cache");
+                    model::prune(&keep)?
+                }
+            }
         }
     }
     Ok(())

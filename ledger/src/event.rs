@@ -479,6 +479,34 @@ pub struct FingerprintTaken {
     pub fingerprint: Fingerprint,
     /// The most similar earlier fingerprint in the ledger (other hotkeys only), if any.
     pub nearest: Option<NearestFingerprint>,
+    /// The files the fingerprint was taken of, after tokenizer hygiene; absent in entries
+    /// written before it was recorded.
+    pub evaluated: Option<EvaluatedFiles>,
+}
+
+/// The model's files as the eval server evaluated them, after tokenizer hygiene (validator.md
+/// §23.2 items 18–19): what changed from the committed digest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvaluatedFiles {
+    /// Every file loaded, sorted by path.
+    pub files: Vec<EvaluatedFile>,
+    /// Paths of the committed manifest that were removed before evaluation, sorted.
+    pub removed: Vec<String>,
+    /// What tokenizer hygiene changed, one sentence each, in the order applied.
+    pub changes: Vec<String>,
+}
+
+/// One file as evaluated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvaluatedFile {
+    /// Relative to the model folder, '/'-separated.
+    pub path: String,
+    pub size: u64,
+    /// SHA-256 of the bytes as evaluated.
+    pub sha256: Hash32,
+    /// The committed manifest layer's digest for this path (equal to `sha256` unless hygiene
+    /// rewrote it); None if the file is not in the manifest.
+    pub committed_sha256: Option<Hash32>,
 }
 
 /// Method `layer_norms_v2_with_samples`: per tensor, sorted by name, its L2 norm and 16 values
@@ -852,6 +880,51 @@ mod tests {
         let bytes = rmp_serde::to_vec_named(&before).unwrap();
         let figures: VerdictFigures = rmp_serde::from_slice(&bytes).unwrap();
         assert_eq!((figures.informational, figures.challenger_score), (None, Some(55.0)));
+    }
+
+    #[test]
+    fn fingerprint_taken_without_evaluated_still_decodes() {
+        // The shape of a `fingerprint_taken` event before `evaluated` existed, kind first.
+        #[derive(Serialize)]
+        struct Before {
+            kind: &'static str,
+            eval_id: String,
+            attempt: u32,
+            model: ModelRef,
+            hotkey: String,
+            fingerprint: Fingerprint,
+            nearest: Option<NearestFingerprint>,
+        }
+        let before = Before {
+            kind: "fingerprint_taken",
+            eval_id: "eval-000001".into(),
+            attempt: 1,
+            model: ModelRef::new("a/b", D).unwrap(),
+            hotkey: "5H".into(),
+            fingerprint: Fingerprint { method: "layer_norms_v2_with_samples".into(), tensors: vec![] },
+            nearest: None,
+        };
+        let bytes = rmp_serde::to_vec_named(&before).unwrap();
+        let Event::FingerprintTaken(taken) = rmp_serde::from_slice::<Event>(&bytes).unwrap() else {
+            panic!("decoded as another kind")
+        };
+        assert_eq!((taken.evaluated, taken.attempt), (None, 1));
+    }
+
+    #[test]
+    fn evaluated_files_round_trip() {
+        let evaluated = EvaluatedFiles {
+            files: vec![EvaluatedFile {
+                path: "tokenizer_config.json".into(),
+                size: 9,
+                sha256: Hash32::of(b"rewritten"),
+                committed_sha256: Some(Hash32::of(b"committed")),
+            }],
+            removed: vec!["chat_template.jinja".into()],
+            changes: vec!["deleted auto_map".into()],
+        };
+        let bytes = rmp_serde::to_vec_named(&evaluated).unwrap();
+        assert_eq!(rmp_serde::from_slice::<EvaluatedFiles>(&bytes).unwrap(), evaluated);
     }
 
     #[test]

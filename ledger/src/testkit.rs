@@ -101,6 +101,25 @@ pub fn sample_event(i: u64) -> Event {
                     .collect(),
             },
             nearest: None,
+            // Every other fingerprint records the files as evaluated (older entries have none).
+            evaluated: (i / 16).is_multiple_of(2).then(|| EvaluatedFiles {
+                files: ["config.json", "model.safetensors", "tokenizer_config.json"]
+                    .into_iter()
+                    .map(|path| {
+                        // Hygiene rewrote the tokenizer config: its committed digest differs.
+                        let rewritten = path == "tokenizer_config.json";
+                        let committed: &[u8] = if rewritten { b"as committed" } else { path.as_bytes() };
+                        EvaluatedFile {
+                            path: path.into(),
+                            size: 1000 + path.len() as u64,
+                            sha256: Hash32::of(path.as_bytes()),
+                            committed_sha256: Some(Hash32::of(committed)),
+                        }
+                    })
+                    .collect(),
+                removed: vec!["chat_template.jinja".into()],
+                changes: vec!["deleted auto_map".into()],
+            }),
         }),
         9 => Event::ProbeJudged(ProbeJudged {
             eval_id,
@@ -307,6 +326,19 @@ fn informational() -> impl Strategy<Value = Option<Informational>> {
     )
 }
 
+fn evaluated() -> impl Strategy<Value = Option<EvaluatedFiles>> {
+    let file = (text(), any::<u64>(), hash(), proptest::option::of(hash()))
+        .prop_map(|(path, size, sha256, committed_sha256)| EvaluatedFile { path, size, sha256, committed_sha256 });
+    proptest::option::of(
+        (
+            proptest::collection::vec(file, 0..4),
+            proptest::collection::vec(text(), 0..3),
+            proptest::collection::vec(text(), 0..3),
+        )
+            .prop_map(|(files, removed, changes)| EvaluatedFiles { files, removed, changes }),
+    )
+}
+
 /// Any event of any kind.
 pub fn arb_event() -> impl Strategy<Value = Event> {
     let competition = (
@@ -431,8 +463,9 @@ pub fn arb_event() -> impl Strategy<Value = Event> {
         text(),
         proptest::collection::vec((text(), num(), proptest::collection::vec(num(), 0..16)), 0..3),
         proptest::option::of((text(), text(), arb_model(), num())),
+        evaluated(),
     )
-        .prop_map(|(eval_id, attempt, model, hotkey, tensors, nearest)| {
+        .prop_map(|(eval_id, attempt, model, hotkey, tensors, nearest, evaluated)| {
             Event::FingerprintTaken(FingerprintTaken {
                 eval_id,
                 attempt,
@@ -451,6 +484,7 @@ pub fn arb_event() -> impl Strategy<Value = Event> {
                     model,
                     similarity,
                 }),
+                evaluated,
             })
         });
     let probe = (text(), any::<u32>(), any::<u32>(), sample_ref(), text(), proptest::option::of(text()), 0..3u8)

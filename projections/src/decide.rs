@@ -496,16 +496,8 @@ fn admission_check(config: &Config, challenger: &ModelRef, input: &AdmissionInpu
         .king_config
         .as_ref()
         .map_err(|e| reason(KING_CONFIG_UNAVAILABLE, format!("could not download the king's config.json: {e}")))?;
-    let null = serde_json::Value::Null;
-    let (ka, ca) = (king.get("architectures").unwrap_or(&null), chal.get("architectures").unwrap_or(&null));
-    if !json_equal(ka, ca) {
-        return Err(reason(ARCHITECTURES_MISMATCH, format!("architectures mismatch: king={ka} challenger={ca}")));
-    }
-    for key in config.all_lock_keys() {
-        let (k, c) = (king.get(key).unwrap_or(&null), chal.get(key).unwrap_or(&null));
-        if !json_equal(k, c) {
-            return Err(reason(LOCK_KEY_MISMATCH, format!("lock key mismatch for '{key}': king={k} challenger={c}")));
-        }
+    if let Some(violation) = config_lock_violation(config, king, chal) {
+        return Err(violation);
     }
     if chal.get("auto_map").is_some() {
         return Err(reason(AUTO_MAP, "config.json must not contain 'auto_map'"));
@@ -528,6 +520,32 @@ fn admission_check(config: &Config, challenger: &ModelRef, input: &AdmissionInpu
         return Err(reason(NO_SAFETENSORS, "repo contains no .safetensors files"));
     }
     Ok(())
+}
+
+/// The arch-lock comparison (validator.md §17.4, §10.2 items 5–6): `architectures` first, then
+/// every key of [`Config::all_lock_keys`] in order; the first mismatch wins. A key missing from
+/// a config compares as `null`, so a key missing on both sides matches. Values compare with
+/// [`json_equal`]. `None` when the challenger's config is compatible with the king's.
+///
+/// Shared by the validator's admission and the miner's tools, so both refuse the same configs
+/// with the same words: codes [`admission_codes::ARCHITECTURES_MISMATCH`] and
+/// [`admission_codes::LOCK_KEY_MISMATCH`], values shown as compact JSON.
+pub fn config_lock_violation(
+    config: &Config,
+    king: &serde_json::Value,
+    challenger: &serde_json::Value,
+) -> Option<Reason> {
+    use admission_codes::*;
+    let null = serde_json::Value::Null;
+    let (ka, ca) = (king.get("architectures").unwrap_or(&null), challenger.get("architectures").unwrap_or(&null));
+    if !json_equal(ka, ca) {
+        return Some(reason(ARCHITECTURES_MISMATCH, format!("architectures mismatch: king={ka} challenger={ca}")));
+    }
+    config.all_lock_keys().into_iter().find_map(|key| {
+        let (k, c) = (king.get(key).unwrap_or(&null), challenger.get(key).unwrap_or(&null));
+        (!json_equal(k, c))
+            .then(|| reason(LOCK_KEY_MISMATCH, format!("lock key mismatch for '{key}': king={k} challenger={c}")))
+    })
 }
 
 /// JSON equality for lock keys: numbers compare by value (`1000000 == 1000000.0`, as the
@@ -643,11 +661,15 @@ pub enum FingerprintOutcome {
 /// or above `[preeval].similarity_threshold` makes it a duplicate; otherwise the most similar
 /// is recorded as `nearest`. A fingerprint that could not be taken is not a pass: the shell
 /// calls [`fail`] with an infra fault instead of this.
+///
+/// `evaluated` is what the eval server loaded after tokenizer hygiene (validator.md §23.2
+/// items 18–19), recorded as is except that its files and removed paths are sorted by path.
 pub fn check_fingerprint(
     state: &State,
     policy: Policy,
     eval_id: &str,
     fingerprint: Fingerprint,
+    evaluated: Option<EvaluatedFiles>,
 ) -> Result<FingerprintOutcome, DecideError> {
     let config = config(state)?;
     let eval = state.evals.get(eval_id).ok_or_else(|| DecideError::UnknownEval(eval_id.into()))?;
@@ -678,6 +700,11 @@ pub fn check_fingerprint(
         hotkey: eval.hotkey.clone(),
         fingerprint,
         nearest: nearest.clone(),
+        evaluated: evaluated.map(|mut e| {
+            e.files.sort_by(|a, b| a.path.cmp(&b.path));
+            e.removed.sort();
+            e
+        }),
     })];
     if duplicate {
         let n = nearest.expect("set with duplicate");

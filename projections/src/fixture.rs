@@ -101,7 +101,7 @@ impl Driver {
                 })
                 .collect(),
         };
-        match decide::check_fingerprint(&self.state, POLICY, eval_id, fp).expect("fingerprint") {
+        match decide::check_fingerprint(&self.state, POLICY, eval_id, fp, None).expect("fingerprint") {
             decide::FingerprintOutcome::Distinct(e) => {
                 self.push(e);
                 true

@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod decide;
 #[cfg(feature = "testkit")]
 pub mod fixture;
+pub mod hygiene;
 pub mod scoring;
 pub mod ss58;
 pub mod state;

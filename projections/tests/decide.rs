@@ -351,6 +351,104 @@ fn admission_rules_one_row_per_case() {
     }
 }
 
+/// The pinned config's lock keys: the compat keys, then `[arch].extra_lock_keys` (chain.toml).
+fn lock_config() -> albedo_projections::config::Config {
+    albedo_projections::config::Config::parse(CHAIN_TOML).unwrap()
+}
+
+#[test]
+fn a_compatible_config_has_no_lock_violation() {
+    let config = lock_config();
+    let king = cfg(serde_json::json!({}));
+    assert_eq!(decide::config_lock_violation(&config, &king, &king), None);
+    // Keys outside the lock may differ; a lock key missing on both sides matches.
+    let chal = cfg(serde_json::json!({"torch_dtype": "float32", "transformers_version": "5.0"}));
+    assert_eq!(decide::config_lock_violation(&config, &king, &chal), None);
+    let (k, c) = (cfg(serde_json::json!({"head_dim": null})), cfg(serde_json::json!({"head_dim": null})));
+    assert_eq!(decide::config_lock_violation(&config, &k, &c), None);
+    // Numbers compare by value: 1000000 == 1000000.0.
+    let (k, c) = (cfg(serde_json::json!({"rope_theta": 1000000})), cfg(serde_json::json!({"rope_theta": 1000000.0})));
+    assert_eq!(decide::config_lock_violation(&config, &k, &c), None);
+}
+
+#[test]
+fn lock_violations_one_row_per_kind() {
+    let config = lock_config();
+    let king = cfg(serde_json::json!({}));
+    let cases: [(serde_json::Value, &str, &str); 7] = [
+        (
+            serde_json::json!({"architectures": ["LlamaForCausalLM"]}),
+            "architectures_mismatch",
+            r#"architectures mismatch: king=["Qwen3ForCausalLM"] challenger=["LlamaForCausalLM"]"#,
+        ),
+        (
+            serde_json::json!({"architectures": null}),
+            "architectures_mismatch",
+            "king=[\"Qwen3ForCausalLM\"] challenger=null",
+        ),
+        (
+            serde_json::json!({"vocab_size": 151937}),
+            "lock_key_mismatch",
+            "lock key mismatch for 'vocab_size': king=151936 challenger=151937",
+        ),
+        (
+            serde_json::json!({"model_type": "llama"}),
+            "lock_key_mismatch",
+            "for 'model_type': king=\"qwen3\" challenger=\"llama\"",
+        ),
+        (serde_json::json!({"head_dim": null}), "lock_key_mismatch", "for 'head_dim': king=128 challenger=null"),
+        // Booleans never equal numbers (the reference's `false == 0` is dropped).
+        (
+            serde_json::json!({"tie_word_embeddings": 0}),
+            "lock_key_mismatch",
+            "for 'tie_word_embeddings': king=false challenger=0",
+        ),
+        (serde_json::json!({"rope_theta": 1000000.5}), "lock_key_mismatch", "for 'rope_theta'"),
+    ];
+    for (extra, code, detail) in cases {
+        let chal = cfg(extra.clone());
+        let r = decide::config_lock_violation(&config, &king, &chal).unwrap_or_else(|| panic!("{extra}: no violation"));
+        assert_eq!(r.code, code, "{extra}");
+        assert!(r.detail.contains(detail), "{extra}: {}", r.detail);
+    }
+}
+
+#[test]
+fn the_first_lock_mismatch_wins() {
+    let config = lock_config();
+    let keys = config.all_lock_keys();
+    let king = cfg(serde_json::json!({}));
+    // Architectures come before every lock key.
+    let chal = cfg(serde_json::json!({"architectures": ["X"], "vocab_size": 1}));
+    assert_eq!(decide::config_lock_violation(&config, &king, &chal).unwrap().code, "architectures_mismatch");
+    // Then the keys in `all_lock_keys` order: break the last and the first, the first is named.
+    let (first, last) = (keys[0], keys[keys.len() - 1]);
+    let mut chal = king.clone();
+    chal[first] = serde_json::json!("changed");
+    chal[last] = serde_json::json!("changed");
+    let r = decide::config_lock_violation(&config, &king, &chal).unwrap();
+    assert!(r.detail.starts_with(&format!("lock key mismatch for '{first}'")), "{}", r.detail);
+}
+
+#[test]
+fn admission_reports_the_same_lock_violation() {
+    let config = lock_config();
+    let king = cfg(serde_json::json!({}));
+    let chal = cfg(serde_json::json!({"num_hidden_layers": 37}));
+    let mut g = Given::genesis();
+    g.scan(&[reveal(ALICE, 10, &v4("miner/albedo-qwen3-4b-a", D))]);
+    let files: Vec<String> = vec!["config.json".into(), "model.safetensors".into()];
+    let input = decide::AdmissionInput {
+        king_config: Ok(&king),
+        challenger_config: Ok(&chal),
+        challenger_config_sha256: None,
+        files: Ok(&files),
+    };
+    let events = decide::admit(&g.state, POLICY, "eval-000001", &input).unwrap();
+    let Event::AdmissionChecked(a) = &events[0] else { panic!("{events:?}") };
+    assert_eq!(a.failed_check, decide::config_lock_violation(&config, &king, &chal));
+}
+
 #[test]
 fn dispatch_derives_the_seed_from_the_commitment_blocks_hash() {
     let mut g = Given::genesis();
@@ -403,7 +501,7 @@ fn the_fingerprint_gate_skips_the_same_hotkey_and_flags_near_duplicates() {
     ]);
     let hash = format!("0x{}", "0f".repeat(32));
     g.append(decide::dispatch(&g.state, "eval-000001", &hash, "e").unwrap());
-    let outcome = decide::check_fingerprint(&g.state, POLICY, "eval-000001", fp(&[1.0; 20])).unwrap();
+    let outcome = decide::check_fingerprint(&g.state, POLICY, "eval-000001", fp(&[1.0; 20]), None).unwrap();
     let decide::FingerprintOutcome::Distinct(events) = outcome else { panic!("{outcome:?}") };
     g.append(events);
     g.append(decide::fail(&g.state, POLICY, "eval-000001", Fault::Miner, "x", "end").unwrap());
@@ -411,7 +509,7 @@ fn the_fingerprint_gate_skips_the_same_hotkey_and_flags_near_duplicates() {
     // A copy under another hotkey: duplicate of eval-000001, charged.
     g.append(decide::dispatch(&g.state, "eval-000002", &hash, "e").unwrap());
     let decide::FingerprintOutcome::Duplicate(events) =
-        decide::check_fingerprint(&g.state, POLICY, "eval-000002", fp(&[1.0; 20])).unwrap()
+        decide::check_fingerprint(&g.state, POLICY, "eval-000002", fp(&[1.0; 20]), None).unwrap()
     else {
         panic!()
     };
@@ -424,12 +522,39 @@ fn the_fingerprint_gate_skips_the_same_hotkey_and_flags_near_duplicates() {
     // Different weights: distinct, the nearest is still reported.
     g.append(decide::dispatch(&g.state, "eval-000003", &hash, "e").unwrap());
     let decide::FingerprintOutcome::Distinct(events) =
-        decide::check_fingerprint(&g.state, POLICY, "eval-000003", fp(&[-1.0; 20])).unwrap()
+        decide::check_fingerprint(&g.state, POLICY, "eval-000003", fp(&[-1.0; 20]), None).unwrap()
     else {
         panic!()
     };
     let Event::FingerprintTaken(t) = &events[0] else { panic!() };
     assert!(t.nearest.as_ref().is_some_and(|n| n.similarity < 0.95));
+}
+
+#[test]
+fn the_fingerprint_records_the_files_as_evaluated_sorted() {
+    let mut g = Given::genesis();
+    g.scan(&[reveal(ALICE, 10, &v4("miner/albedo-qwen3-4b-a", D))]);
+    g.append(decide::dispatch(&g.state, "eval-000001", &format!("0x{}", "0f".repeat(32)), "e").unwrap());
+    let file = |path: &str, committed: Option<&[u8]>| EvaluatedFile {
+        path: path.into(),
+        size: path.len() as u64,
+        sha256: Hash32::of(path.as_bytes()),
+        committed_sha256: committed.map(Hash32::of),
+    };
+    let changes = vec!["set trust_remote_code to false (it was absent)".to_string(), "deleted auto_map".to_string()];
+    let evaluated = EvaluatedFiles {
+        files: vec![file("tokenizer_config.json", Some(b"before")), file("config.json", Some(b"config.json"))],
+        removed: vec!["chat_template.json".into(), "chat_template.jinja".into()],
+        changes: changes.clone(),
+    };
+    let outcome = decide::check_fingerprint(&g.state, POLICY, "eval-000001", fp(&[1.0; 20]), Some(evaluated)).unwrap();
+    let decide::FingerprintOutcome::Distinct(events) = outcome else { panic!("{outcome:?}") };
+    let Event::FingerprintTaken(t) = &events[0] else { panic!("{events:?}") };
+    let e = t.evaluated.as_ref().expect("recorded");
+    let paths: Vec<&str> = e.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["config.json", "tokenizer_config.json"]);
+    assert_eq!(e.removed, ["chat_template.jinja", "chat_template.json"]);
+    assert_eq!(e.changes, changes, "changes keep the order they were applied in");
 }
 
 #[test]

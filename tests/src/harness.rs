@@ -13,7 +13,8 @@
 //!   own assertion messages.
 //!
 //! [`TcpProxy`] sits in front of a server to simulate outages (refuse, stall or cut connections)
-//! while the server keeps its state.
+//! while the server keeps its state; [`HttpProxy`] works a level up, per HTTP path: it corrupts
+//! or replaces bodies, injects error statuses and trickles bodies out slowly.
 //!
 //! Headless Chromium is not a server: [`chromium_dump_dom`] and [`chromium_screenshot`] run it
 //! once, with a deadline.
@@ -31,6 +32,7 @@
 
 mod chromium;
 pub mod http;
+mod http_proxy;
 mod process;
 mod proxy;
 mod registry;
@@ -41,6 +43,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
 pub use chromium::{CHROMIUM_TIMEOUT, chromium_dump_dom, chromium_screenshot, run_chromium};
+pub use http_proxy::{Fault, HttpProxy};
 pub use process::{DEFAULT_READY_TIMEOUT, Readiness, ServerProcess, ServerSpec};
 pub use proxy::{ProxyMode, TcpProxy};
 pub use registry::Registry;
