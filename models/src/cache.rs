@@ -30,7 +30,7 @@ use crate::registry::{ProgressFn, Registry};
 /// The reference's default cache root.
 pub const DEFAULT_CACHE_DIR: &str = "/root/albedo/hippius_models";
 /// Where a model directory keeps our record of it, relative to the model directory.
-pub const RECORD_PATH: &str = ".albedo/model.json";
+pub const RECORD_PATH: &str = ".albedo/model.json"; // under manifest::RESERVED_DIR
 const STAGING: &str = ".staging";
 
 /// A model on local disk, complete and verified when it was materialised.
@@ -320,9 +320,7 @@ fn finish_staged(manifest: &ModelManifest, dir: &Path) -> Result<EvaluatedFiles>
 
 /// Every regular file under a model directory except our record, sorted relative paths.
 fn list_model_files(dir: &Path) -> Result<Vec<String>> {
-    let mut out = crate::registry::list_push_files(dir)?;
-    out.sort();
-    Ok(out)
+    crate::registry::list_files(dir, false)
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {

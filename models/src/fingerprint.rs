@@ -56,12 +56,26 @@ pub enum FingerprintError {
     /// lands here, before any tensor byte is read).
     #[error("{}: not a valid safetensors file: {reason}", file.display())]
     BadHeader { file: PathBuf, reason: SafeTensorError },
-    /// Only floating-point tensors are read: BF16, F16, F32, F64.
-    #[error("{}: tensor {tensor:?} has dtype {dtype}; fingerprints read only BF16, F16, F32, F64", file.display())]
+    /// Floating-point (BF16, F16, F32, F64), integer and bool tensors are read, converted as
+    /// torch's `.float()` does; the 8-, 6- and 4-bit float formats and complex are not.
+    #[error(
+        "{}: tensor {tensor:?} has dtype {dtype}; fingerprints read BF16, F16, F32, F64, integers and BOOL",
+        file.display()
+    )]
     UnsupportedDtype { file: PathBuf, tensor: String, dtype: String },
     /// A tensor with no element has no values to sample (the reference failed there too).
     #[error("{}: tensor {tensor:?} is empty (shape {shape:?}), so it has no values to sample", file.display())]
     EmptyTensor { file: PathBuf, tensor: String, shape: Vec<usize> },
+}
+
+impl FingerprintError {
+    /// Whether the model's own files are at fault (a malformed or unreadable-by-design file,
+    /// missing weights), as opposed to the local disk. The shell charges the former to the
+    /// miner; either way the gate does not pass (the reference passed on any error: eval.md
+    /// §16.2 item 17).
+    pub fn is_model_fault(&self) -> bool {
+        !matches!(self, FingerprintError::Io { .. })
+    }
 }
 
 /// The 16 element indices for a tensor name: BLAKE2b-512 of the UTF-8 name, cut into 16
@@ -166,7 +180,7 @@ fn fingerprint_file(path: &Path, out: &mut BTreeMap<String, TensorPrint>) -> Res
                 shape: info.shape.clone(),
             });
         }
-        if !matches!(info.dtype, Dtype::BF16 | Dtype::F16 | Dtype::F32 | Dtype::F64) {
+        if !supported(info.dtype) {
             return Err(FingerprintError::UnsupportedDtype {
                 file: path.to_path_buf(),
                 tensor: name,
@@ -220,8 +234,39 @@ fn element(dtype: Dtype, data: &[u8], index: u64) -> f32 {
         Dtype::F16 => F16::to_f32(at(data, index)),
         Dtype::F32 => F32::to_f32(at(data, index)),
         Dtype::F64 => F64::to_f32(at(data, index)),
+        Dtype::BOOL => Bool::to_f32(at(data, index)),
+        Dtype::I8 => I8::to_f32(at(data, index)),
+        Dtype::U8 => U8::to_f32(at(data, index)),
+        Dtype::I16 => I16::to_f32(at(data, index)),
+        Dtype::U16 => U16::to_f32(at(data, index)),
+        Dtype::I32 => I32::to_f32(at(data, index)),
+        Dtype::U32 => U32::to_f32(at(data, index)),
+        Dtype::I64 => I64::to_f32(at(data, index)),
+        Dtype::U64 => U64::to_f32(at(data, index)),
         _ => unreachable!("dtype checked in fingerprint_file"),
     }
+}
+
+/// The dtypes [`element`] and [`kernel`] read. Integer and bool tensors (buffers, masks) are
+/// converted as torch's `.float()` converts them, as the reference did; refusing them would
+/// only turn an honest model's buffer into a failed gate.
+fn supported(dtype: Dtype) -> bool {
+    matches!(
+        dtype,
+        Dtype::BF16
+            | Dtype::F16
+            | Dtype::F32
+            | Dtype::F64
+            | Dtype::BOOL
+            | Dtype::I8
+            | Dtype::U8
+            | Dtype::I16
+            | Dtype::U16
+            | Dtype::I32
+            | Dtype::U32
+            | Dtype::I64
+            | Dtype::U64
+    )
 }
 
 /// A little-endian element of `N` bytes, converted to f32 as torch's `.float()` does.
@@ -259,6 +304,37 @@ impl Element<8> for F64 {
     }
 }
 
+struct Bool;
+
+impl Element<1> for Bool {
+    fn to_f32(bytes: [u8; 1]) -> f32 {
+        if bytes[0] == 0 { 0.0 } else { 1.0 }
+    }
+}
+
+/// Integers: `as f32` rounds to nearest, ties to even, as torch's conversion does.
+macro_rules! integer_element {
+    ($($name:ident: $ty:ty, $n:literal;)*) => {$(
+        struct $name;
+        impl Element<$n> for $name {
+            fn to_f32(bytes: [u8; $n]) -> f32 {
+                <$ty>::from_le_bytes(bytes) as f32
+            }
+        }
+    )*};
+}
+
+integer_element! {
+    I8: i8, 1;
+    U8: u8, 1;
+    I16: i16, 2;
+    U16: u16, 2;
+    I32: i32, 4;
+    U32: u32, 4;
+    I64: i64, 8;
+    U64: u64, 8;
+}
+
 /// Adds the squares of a window's elements to the lanes (see [`add_squares`]).
 type Kernel = fn(&[u8], &mut [f64; LANES]);
 
@@ -275,6 +351,15 @@ fn kernel(dtype: Dtype) -> Kernel {
         Dtype::F16 => kernel_for::<2, F16>(),
         Dtype::F32 => kernel_for::<4, F32>(),
         Dtype::F64 => kernel_for::<8, F64>(),
+        Dtype::BOOL => kernel_for::<1, Bool>(),
+        Dtype::I8 => kernel_for::<1, I8>(),
+        Dtype::U8 => kernel_for::<1, U8>(),
+        Dtype::I16 => kernel_for::<2, I16>(),
+        Dtype::U16 => kernel_for::<2, U16>(),
+        Dtype::I32 => kernel_for::<4, I32>(),
+        Dtype::U32 => kernel_for::<4, U32>(),
+        Dtype::I64 => kernel_for::<8, I64>(),
+        Dtype::U64 => kernel_for::<8, U64>(),
         _ => unreachable!("dtype checked in fingerprint_file"),
     }
 }

@@ -22,6 +22,8 @@ pub const TITLE_ANNOTATION: &str = "org.opencontainers.image.title";
 pub const LAYER_MEDIA_TYPE: &str = "application/octet-stream";
 /// Our manifests' `artifactType`.
 pub const ARTIFACT_TYPE: &str = "application/vnd.albedo.model.v1";
+/// The folder inside a cached model where the cache keeps its record; no layer may be there.
+pub const RESERVED_DIR: &str = ".albedo";
 /// Manifests larger than this are refused before parsing (a 4B model has a dozen layers).
 pub const MAX_MANIFEST_BYTES: usize = 4 << 20;
 
@@ -109,6 +111,11 @@ impl ModelManifest {
                 .and_then(|a| a.get(TITLE_ANNOTATION))
                 .ok_or_else(|| bad(format!("layer {i} ({}) has no {TITLE_ANNOTATION} annotation", layer.digest)))?;
             check_relative_path(title).map_err(|e| bad(format!("layer {i}: {e}")))?;
+            if title == RESERVED_DIR || title.starts_with(&format!("{RESERVED_DIR}/")) {
+                return Err(bad(format!(
+                    "layer {i}: {title:?} is under {RESERVED_DIR}/, where the cache keeps its record"
+                )));
+            }
             let sha256 = parse_digest(&layer.digest).ok_or_else(|| {
                 bad(format!("layer {i} ({title:?}) has digest {:?}, not sha256:<64 hex>", layer.digest))
             })?;
@@ -275,6 +282,7 @@ mod tests {
             (manifest_json(&[layer(Some("x"), &d, -1)]), "negative size"),
             (manifest_json(&[layer(Some("x"), &d, 1), layer(Some("x"), &d, 1)]), "two layers are titled \"x\""),
             (manifest_json(&[layer(Some("x"), &d, 1), layer(Some("x/y"), &d, 1)]), "both a file and a directory"),
+            (manifest_json(&[layer(Some(".albedo/model.json"), &d, 1)]), "where the cache keeps its record"),
             (
                 manifest_json(&[layer(Some("x"), &d, 1)]).replace(
                     "{\"schemaVersion\":2,",

@@ -10,7 +10,7 @@
 //!   manifest's layer titles: neither downloads weights;
 //! - a push sends one layer per file, skips blobs the registry already has, and **replaces**
 //!   the tag's manifest with exactly the folder's files (the reference merged into the old
-//!   manifest, so stale files survived: validator.md §17.5 [WEAK]);
+//!   manifest, so stale files survived: validator.md §17.5, marked weak);
 //! - transient failures (connection errors, timeouts, 5xx, 429) are retried with exponential
 //!   backoff; blob transfers run in parallel up to a limit and report progress.
 
@@ -684,7 +684,14 @@ fn is_digest_error(e: &std::io::Error) -> bool {
 /// relative paths, minus `.cache/**`, `.albedo/**` and `*.metadata`. Symlinks are refused
 /// (a pushed model must be exactly its bytes).
 pub fn list_push_files(dir: &Path) -> Result<Vec<String>> {
-    fn walk(root: &Path, rel: &str, out: &mut Vec<String>) -> Result<()> {
+    list_files(dir, true)
+}
+
+/// Every regular file under `dir` except our record directory `.albedo/` (and, with
+/// `push_ignores`, `.cache/**` and `*.metadata`), as sorted relative paths; symlinks refused.
+pub(crate) fn list_files(dir: &Path, push_ignores: bool) -> Result<Vec<String>> {
+    let walk_opts = push_ignores;
+    fn walk(root: &Path, rel: &str, push_ignores: bool, out: &mut Vec<String>) -> Result<()> {
         let here = if rel.is_empty() { root.to_owned() } else { root.join(rel) };
         let mut entries: Vec<_> = std::fs::read_dir(&here)
             .map_err(|e| ModelError::io("list", &here, e))?
@@ -697,7 +704,8 @@ pub fn list_push_files(dir: &Path) -> Result<Vec<String>> {
                 detail: format!("file name {n:?} is not UTF-8"),
             })?;
             let path = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
-            if (rel.is_empty() && (name == ".cache" || name == ".albedo")) || name.ends_with(".metadata") {
+            let ignored = push_ignores && ((rel.is_empty() && name == ".cache") || name.ends_with(".metadata"));
+            if ignored || (rel.is_empty() && name == ".albedo") {
                 continue;
             }
             let kind = entry.file_type().map_err(|e| ModelError::io("stat", entry.path(), e))?;
@@ -707,7 +715,7 @@ pub fn list_push_files(dir: &Path) -> Result<Vec<String>> {
                     detail: format!("{path} is a symlink; push real files"),
                 });
             } else if kind.is_dir() {
-                walk(root, &path, out)?;
+                walk(root, &path, push_ignores, out)?;
             } else if kind.is_file() {
                 check_relative_path(&path).map_err(|detail| ModelError::PushSource { dir: root.to_owned(), detail })?;
                 out.push(path);
@@ -716,7 +724,7 @@ pub fn list_push_files(dir: &Path) -> Result<Vec<String>> {
         Ok(())
     }
     let mut out = Vec::new();
-    walk(dir, "", &mut out)?;
+    walk(dir, "", walk_opts, &mut out)?;
     Ok(out)
 }
 

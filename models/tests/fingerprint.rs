@@ -299,25 +299,51 @@ fn a_directory_without_safetensors_is_an_error() {
     let missing = dir.path().join("missing");
     let err = fingerprint_dir(&missing).unwrap_err();
     assert!(matches!(&err, FingerprintError::Io { path, .. } if *path == missing), "{err:?}");
+    assert!(!err.is_model_fault(), "a local I/O error is not the model's fault");
     assert!(err.to_string().contains("missing"), "{err}");
+}
+
+#[test]
+fn integer_and_bool_tensors_are_read_as_torch_converts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let ints: Vec<u8> = [3i32, -4, 0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let big: Vec<u8> = [(1i64 << 40) + 1].iter().flat_map(|v| v.to_le_bytes()).collect();
+    write_raw(
+        &dir.path().join("model.safetensors"),
+        &[
+            ("position_ids", "I32", vec![3], ints),
+            ("mask", "BOOL", vec![2], vec![0, 7]),
+            ("big", "I64", vec![1], big),
+            ("bytes", "U8", vec![2], vec![255, 1]),
+        ],
+    );
+    let fp = fingerprint_dir(dir.path()).unwrap();
+    let t = |name: &str| fp.tensors.iter().find(|t| t.name == name).unwrap().clone();
+    assert_eq!(t("position_ids").l2_norm, 5.0);
+    assert_eq!(t("mask").l2_norm, 1.0, "a nonzero bool is 1.0");
+    assert_eq!(t("big").samples[0], ((1i64 << 40) + 1) as f32 as f64);
+    assert_eq!(t("bytes").l2_norm, (255.0f64 * 255.0 + 1.0).sqrt());
+    for s in t("position_ids").samples {
+        assert!([3.0, -4.0, 0.0].contains(&s), "{s}");
+    }
 }
 
 #[test]
 fn an_unsupported_dtype_names_the_tensor_and_the_dtype() {
     let dir = tempfile::tempdir().unwrap();
-    let ints = [1i32, 2, 3].iter().flat_map(|v| v.to_le_bytes()).collect();
     write_raw(
         &dir.path().join("model.safetensors"),
-        &[("fine", "F32", vec![1], 1.0f32.to_le_bytes().to_vec()), ("position_ids", "I32", vec![3], ints)],
+        &[("fine", "F32", vec![1], 1.0f32.to_le_bytes().to_vec()), ("scales", "F8_E4M3", vec![3], vec![1, 2, 3])],
     );
     let err = fingerprint_dir(dir.path()).unwrap_err();
+    assert!(err.is_model_fault());
     let FingerprintError::UnsupportedDtype { file, tensor, dtype } = &err else { panic!("{err:?}") };
     assert_eq!(
         (file.file_name().unwrap().to_str(), tensor.as_str(), dtype.as_str()),
-        (Some("model.safetensors"), "position_ids", "I32")
+        (Some("model.safetensors"), "scales", "F8_E4M3")
     );
     let message = err.to_string();
-    assert!(["model.safetensors", "position_ids", "I32"].iter().all(|s| message.contains(s)), "{message}");
+    assert!(["model.safetensors", "scales", "F8_E4M3"].iter().all(|s| message.contains(s)), "{message}");
 }
 
 #[test]

@@ -73,7 +73,7 @@ pub struct KingRow {
     pub uid: Option<u16>,
     pub coldkey: String,
     pub registered: bool,
-    /// The reference's relative number (king = chain length, chain[i] = length − 1 − i).
+    /// The reference's relative number (king = chain length, `chain[i]` = length − 1 − i).
     pub reign_number: usize,
     pub weight: Option<f64>,
     pub weight_share: Option<f64>,
