@@ -6,7 +6,8 @@
 //!   its layer, tokenizer hygiene is applied, a record of the files as evaluated is written,
 //!   and only then is the directory renamed into place (one atomic `rename`). A killed or timed
 //!   out download leaves at most a staging directory, which is never looked up;
-//! - a cache hit is a model directory holding our record for that exact model, not "a
+//! - a cache hit is a model directory holding our record for that exact model and today's
+//!   canonical template, not "a
 //!   `config.json` exists" (which a config-only fetch or a partial download could satisfy);
 //!   config-only fetches never touch the cache at all ([`crate::Registry::fetch_config`]);
 //! - the path is checked to lie inside the root, with no symlink on the way;
@@ -46,7 +47,7 @@ pub struct CachedModel {
 #[derive(Serialize, Deserialize)]
 struct Record {
     model: ModelRef,
-    /// The manifest bytes' SHA-256 (= the digest) and the template hygiene enforced.
+    /// SHA-256 of the chat template hygiene enforced.
     template_sha256: Hash32,
     evaluated: EvaluatedFiles,
 }
@@ -123,7 +124,9 @@ impl ModelCache {
             Err(e) => return Err(ModelError::io("read", &record_path, e)),
         };
         match serde_json::from_slice::<Record>(&bytes) {
-            Ok(record) if record.model == *model => {
+            // A model given hygiene with another template (an older build) is not a hit: it
+            // is downloaded again and gets today's.
+            Ok(record) if record.model == *model && record.template_sha256 == template_sha256() => {
                 Ok(Some(CachedModel { model: model.clone(), dir, evaluated: record.evaluated }))
             }
             _ => Ok(None),
@@ -308,14 +311,17 @@ fn finish_staged(manifest: &ModelManifest, dir: &Path) -> Result<EvaluatedFiles>
         })
         .collect();
     let evaluated = evaluated_files(&committed, &loaded, &plan.changes);
-    let record =
-        Record { model: model.clone(), template_sha256: Hash32::of(QWEN3_CHAT_TEMPLATE.as_bytes()), evaluated };
+    let record = Record { model: model.clone(), template_sha256: template_sha256(), evaluated };
     let record_path = dir.join(RECORD_PATH);
     std::fs::create_dir_all(record_path.parent().expect("has a parent"))
         .map_err(|e| ModelError::io("create", &record_path, e))?;
     write_synced(&record_path, &serde_json::to_vec_pretty(&record).expect("a record serialises"))?;
     sync_dir(dir);
     Ok(record.evaluated)
+}
+
+fn template_sha256() -> Hash32 {
+    Hash32::of(QWEN3_CHAT_TEMPLATE.as_bytes())
 }
 
 /// Every regular file under a model directory except our record, sorted relative paths.
@@ -409,6 +415,13 @@ mod tests {
         };
         std::fs::write(dir.join(RECORD_PATH), serde_json::to_vec(&other).unwrap()).unwrap();
         assert_eq!(cache.get(&m).unwrap(), None);
+        // Nor does our record for this model made with another template.
+        let stale = Record { model: m.clone(), ..other };
+        std::fs::write(dir.join(RECORD_PATH), serde_json::to_vec(&stale).unwrap()).unwrap();
+        assert_eq!(cache.get(&m).unwrap(), None);
+        let current = Record { template_sha256: template_sha256(), ..stale };
+        std::fs::write(dir.join(RECORD_PATH), serde_json::to_vec(&current).unwrap()).unwrap();
+        assert_eq!(cache.get(&m).unwrap().map(|c| c.dir), Some(dir.clone()));
     }
 
     #[test]

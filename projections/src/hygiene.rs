@@ -9,16 +9,18 @@
 //! precedence over `tokenizer_config.json` in current transformers/vLLM, so enforcing the
 //! template in the config alone could be bypassed. The plan deletes those files.
 //!
-//! [`QWEN3_CHAT_TEMPLATE`] is `archs/qwen3/chat_template.jinja`: the `chat_template` value of
-//! Qwen/Qwen3-4B's `tokenizer_config.json` (the Qwen3 dense-model template in its revision that
-//! reads `message.content is string`), unescaped from JSON, no trailing newline;
+//! [`QWEN3_CHAT_TEMPLATE`] is `archs/qwen3/chat_template.jinja`: the Qwen3 dense-model chat
+//! template (the revision that reads `message.content is string`, with the `enable_thinking`
+//! generation prompt), meant to be the `chat_template` of Qwen/Qwen3-4B's
+//! `tokenizer_config.json`, unescaped from JSON, no trailing newline;
 //! SHA-256 a55ee1b1660128b7098723e0abcd92caa0788061051c62d51cbe87d9cf1974d8, 4168 bytes.
 //! It was taken from verbatim public copies of that template and cross-checked between
 //! independent ones (a raw dump of a Qwen3 tokenizer's template printed by llama.cpp's
 //! `convert_hf_to_gguf`, a copy in a transformers.js demo, and marin's reference copy of
 //! Qwen/Qwen3-0.6B@c1899de, identical outside the branch it documents changing); rendered with
-//! Jinja it gives the outputs the Qwen3 model cards document. The test
-//! `the_canonical_template_is_pinned` pins its hash.
+//! Jinja it gives the outputs the Qwen3 model cards document. No copy labelled as that
+//! repository's own file was at hand: compare the hash with Qwen/Qwen3-4B's on a machine that
+//! reaches Hugging Face. The test `the_canonical_template_is_pinned` pins its hash.
 
 use albedo_ledger::Hash32;
 use albedo_ledger::event::{EvaluatedFile, EvaluatedFiles};

@@ -260,6 +260,66 @@ async fn a_tampered_manifest_is_refused_naming_both_digests() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn unusable_models_and_wrong_sized_bodies_are_refused_with_the_reason() {
+    let server = RegistryServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let registry = client(&server.url(), Auth::Anonymous);
+    let cache = ModelCache::open(work.path().join("cache")).unwrap();
+    let push_as = |dir: PathBuf, tag: &'static str| {
+        let registry = &registry;
+        async move { registry.push_dir(&dir, REPO, tag, no_progress()).await.unwrap() }
+    };
+
+    // No tokenizer_config.json: hygiene cannot run, so the model is not cached.
+    let no_tokenizer = tiny_model(work.path(), 20);
+    std::fs::remove_file(no_tokenizer.join("tokenizer_config.json")).unwrap();
+    let pushed = push_as(no_tokenizer, "no-tokenizer").await;
+    let err = cache.materialize(&registry, &pushed.model, no_progress()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    assert!(err.to_string().contains("no tokenizer_config.json"), "{err}");
+    assert_eq!(cache.get(&pushed.model).unwrap(), None);
+    assert_eq!(cache_entries(&cache), [".staging"], "the staging dir is removed, nothing else exists");
+
+    // No config.json, or one too large to be a config: the config-only fetch says so.
+    let no_config = tiny_model(work.path(), 21);
+    std::fs::remove_file(no_config.join("config.json")).unwrap();
+    let pushed = push_as(no_config, "no-config").await;
+    let err = registry.fetch_config(&pushed.model).await.unwrap_err();
+    assert!(matches!(&err, ModelError::MissingFile { file, .. } if file == "config.json"), "{err}");
+    let huge_config = tiny_model(work.path(), 22);
+    std::fs::write(huge_config.join("config.json"), vec![b' '; (1 << 20) + 1]).unwrap();
+    let pushed = push_as(huge_config, "huge-config").await;
+    let err = registry.fetch_config(&pushed.model).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    assert!(err.to_string().contains("config.json is 1048577 bytes; at most 1048576 are read"), "{err}");
+
+    // A blob body longer than its layer is refused as it arrives; a shorter one is retried
+    // (a cut connection looks like that), then reported.
+    let pushed = push_as(tiny_model(work.path(), 23), "main").await;
+    let config = pushed.files.iter().find(|f| f.path == "config.json").unwrap();
+    let honest = std::fs::read(work.path().join("model-23/config.json")).unwrap();
+    let proxy = HttpProxy::start(&server.url());
+    let via_proxy = client(&proxy.url(), Auth::Anonymous);
+    let path = format!("/blobs/{}", config.digest());
+    proxy.add(Fault::Replace { path: path.clone(), body: [honest.as_slice(), b"extra"].concat() });
+    let err = via_proxy.fetch_config(&pushed.model).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+    let want = format!(
+        "file \"config.json\" of {} has {} bytes, but its layer says {}",
+        pushed.model,
+        honest.len() + 5,
+        honest.len()
+    );
+    assert_eq!(err.to_string(), want);
+    proxy.clear();
+    proxy.add(Fault::Replace { path, body: honest[..honest.len() - 1].to_vec() });
+    let err = via_proxy.fetch_config(&pushed.model).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transient, "{err}");
+    let want = format!("{} of {} bytes arrived", honest.len() - 1, honest.len());
+    assert!(err.to_string().contains(&want) && err.to_string().contains("after 3 attempt(s)"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn basic_auth_works_with_the_right_credentials_and_says_why_otherwise() {
     let server = RegistryServer::start_with_htpasswd("miner", "s3cret");
     let work = tempfile::tempdir().unwrap();

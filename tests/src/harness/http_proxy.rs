@@ -28,8 +28,10 @@ pub enum Fault {
 impl Fault {
     fn path(&self) -> &str {
         match self {
-            Fault::Corrupt { path } | Fault::Replace { path, .. } | Fault::Fail { path, .. } => path,
-            Fault::Throttle { path, .. } => path,
+            Fault::Corrupt { path }
+            | Fault::Replace { path, .. }
+            | Fault::Fail { path, .. }
+            | Fault::Throttle { path, .. } => path,
         }
     }
 }
